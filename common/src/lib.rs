@@ -1,0 +1,17 @@
+//! Shared pieces of Silt: the record model, the filter language, the persisted formats and the
+//! object-store wrappers. Every component crate depends on this one; it depends on none of them.
+
+pub mod codec;
+pub mod distance;
+pub mod error;
+pub mod filter;
+pub mod hashing;
+pub mod ids;
+pub mod keys;
+pub mod materialize;
+pub mod record;
+pub mod segment;
+pub mod storage;
+
+pub use error::{ErrorKind, SiltError, SiltResult};
+pub use ids::CollectionId;

@@ -1,0 +1,145 @@
+//! The persisted format of an index version: a JSON manifest that describes the version and a
+//! records file that holds every record. Both are immutable once written.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::distance::Distance;
+use crate::record::{metadata_to_json, metadata_update_from_json, Record};
+
+pub const MANIFEST_FORMAT_VERSION: u32 = 1;
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const RECORDS_FILE: &str = "records.bin";
+
+const RECORDS_MAGIC: &[u8] = b"SLTREC";
+const RECORDS_FORMAT_VERSION: u16 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub collection_id: String,
+    pub version: u64,
+    /// Last log offset folded into this version.
+    pub compacted_offset: u64,
+    pub record_count: u64,
+    pub dimension: Option<u32>,
+    pub distance: Distance,
+    pub files: Vec<FileEntry>,
+    /// Index parameters; `{"kind": "flat"}` for an exhaustive scan.
+    pub index: Value,
+}
+
+impl Manifest {
+    pub fn decode(bytes: &[u8]) -> Result<Manifest, DecodeError> {
+        let m: Manifest =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        if m.format_version != MANIFEST_FORMAT_VERSION {
+            return Err(DecodeError::UnsupportedVersion(m.format_version as u16));
+        }
+        Ok(m)
+    }
+}
+
+/// Encodes records; all embeddings must have `dimension` components.
+pub fn encode_records<'a>(dimension: u32, records: impl ExactSizeIterator<Item = &'a Record>) -> Vec<u8> {
+    let mut w = Writer::with_capacity(64 + records.len() * (dimension as usize * 4 + 64));
+    w.bytes(RECORDS_MAGIC);
+    w.u16(RECORDS_FORMAT_VERSION);
+    w.u32(dimension);
+    w.u64(records.len() as u64);
+    for r in records {
+        w.str(&r.id);
+        w.f32s(&r.embedding);
+        w.opt_str(r.document.as_deref());
+        let meta = (!r.metadata.is_empty()).then(|| metadata_to_json(&r.metadata).to_string());
+        w.opt_str(meta.as_deref());
+        w.opt_str(r.uri.as_deref());
+    }
+    w.finish_with_crc()
+}
+
+pub fn decode_records(bytes: &[u8]) -> Result<Vec<Record>, DecodeError> {
+    let mut r = Reader::checked(bytes)?;
+    r.magic(RECORDS_MAGIC)?;
+    let version = r.u16()?;
+    if version != RECORDS_FORMAT_VERSION {
+        return Err(DecodeError::UnsupportedVersion(version));
+    }
+    let dimension = r.u32()? as usize;
+    let count = r.u64()?;
+    let mut out = Vec::with_capacity(count.min(1 << 20) as usize);
+    for _ in 0..count {
+        let id = r.str()?;
+        let embedding = r.f32s()?;
+        if embedding.len() != dimension {
+            return Err(DecodeError::Invalid(format!(
+                "record {id:?} has dimension {}, segment says {dimension}",
+                embedding.len()
+            )));
+        }
+        let document = r.opt_str()?;
+        let metadata = match r.opt_str()? {
+            None => Default::default(),
+            Some(s) => {
+                let v: Value =
+                    serde_json::from_str(&s).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+                metadata_update_from_json(&v)
+                    .map_err(DecodeError::Invalid)?
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v)))
+                    .collect()
+            }
+        };
+        let uri = r.opt_str()?;
+        out.push(Record {
+            id,
+            embedding,
+            document,
+            metadata,
+            uri,
+        });
+    }
+    r.expect_end()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::{Metadata, MetadataValue};
+
+    #[test]
+    fn records_round_trip_and_corruption_is_detected() {
+        let mut metadata = Metadata::new();
+        metadata.insert("n".into(), MetadataValue::Float(0.5));
+        let records = vec![
+            Record {
+                id: "a".into(),
+                embedding: vec![1.0, 2.0],
+                document: Some("doc".into()),
+                metadata,
+                uri: Some("s3://x".into()),
+            },
+            Record {
+                id: "b".into(),
+                embedding: vec![3.0, 4.0],
+                document: None,
+                metadata: Metadata::new(),
+                uri: None,
+            },
+        ];
+        let bytes = encode_records(2, records.iter());
+        assert_eq!(decode_records(&bytes).unwrap(), records);
+        let mut bad = bytes.clone();
+        bad[20] ^= 1;
+        assert!(decode_records(&bad).is_err());
+        assert!(decode_records(&bytes[..bytes.len() - 1]).is_err());
+    }
+}

@@ -1,0 +1,126 @@
+//! Injects latency and failures into object-store requests, for fault-injection tests and for
+//! benchmarks of cold reads against an S3-like latency. Decisions come from a seeded RNG so a
+//! failing run can be replayed.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use object_store::path::Path;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
+};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use tokio::sync::Mutex;
+
+#[derive(Debug, Clone, Default)]
+pub struct FaultPlan {
+    pub get_latency: Duration,
+    pub put_latency: Duration,
+    /// Probability that a request fails before reaching the store.
+    pub fail_before: f64,
+    /// Probability that a PUT reaches the store and then reports failure anyway (the caller
+    /// cannot tell whether it landed: the hard case for idempotence).
+    pub fail_after_put: f64,
+    pub seed: u64,
+}
+
+#[derive(Debug)]
+pub struct FaultyStore {
+    inner: Arc<dyn ObjectStore>,
+    plan: FaultPlan,
+    rng: Mutex<StdRng>,
+}
+
+impl FaultyStore {
+    pub fn new(inner: Arc<dyn ObjectStore>, plan: FaultPlan) -> Self {
+        let rng = Mutex::new(StdRng::seed_from_u64(plan.seed));
+        FaultyStore { inner, plan, rng }
+    }
+
+    async fn roll(&self, p: f64) -> bool {
+        p > 0.0 && self.rng.lock().await.random_bool(p.min(1.0))
+    }
+
+    async fn before(&self, latency: Duration, op: &str) -> Result<()> {
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        if self.roll(self.plan.fail_before).await {
+            return Err(injected(op));
+        }
+        Ok(())
+    }
+}
+
+fn injected(op: &str) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "FaultyStore",
+        source: format!("injected failure in {op}").into(),
+    }
+}
+
+impl fmt::Display for FaultyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Faulty({})", self.inner)
+    }
+}
+
+#[async_trait]
+impl ObjectStore for FaultyStore {
+    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+        self.before(self.plan.put_latency, "put").await?;
+        let result = self.inner.put_opts(location, payload, opts).await?;
+        if self.roll(self.plan.fail_after_put).await {
+            return Err(injected("put (after write)"));
+        }
+        Ok(result)
+    }
+
+    async fn put_multipart_opts(
+        &self,
+        location: &Path,
+        opts: PutMultipartOptions,
+    ) -> Result<Box<dyn MultipartUpload>> {
+        self.before(self.plan.put_latency, "put_multipart").await?;
+        self.inner.put_multipart_opts(location, opts).await
+    }
+
+    async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
+        self.before(self.plan.get_latency, "get").await?;
+        self.inner.get_opts(location, options).await
+    }
+
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, Result<Path>>,
+    ) -> BoxStream<'static, Result<Path>> {
+        self.inner.delete_stream(locations)
+    }
+
+    fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+
+    fn list_with_offset(
+        &self,
+        prefix: Option<&Path>,
+        offset: &Path,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        self.inner.list_with_offset(prefix, offset)
+    }
+
+    async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
+        self.before(self.plan.get_latency, "list").await?;
+        self.inner.list_with_delimiter(prefix).await
+    }
+
+    async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
+        self.before(self.plan.put_latency, "copy").await?;
+        self.inner.copy_opts(from, to, options).await
+    }
+}
