@@ -1,0 +1,72 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{install_default_drivers, AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::AnyPool;
+
+use crate::SysDbError;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
+
+/// A handle on the catalog. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SysDb {
+    pub(crate) pool: AnyPool,
+}
+
+impl SysDb {
+    /// Connects to `sqlite://path` or `postgres://...` and applies pending migrations.
+    pub async fn connect(url: &str) -> Result<SysDb, SysDbError> {
+        install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let url = if sqlite && !url.contains("mode=") {
+            format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+        } else {
+            url.to_string()
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 10 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL lets readers proceed during a write; NORMAL sync is durable
+                        // across process kills, which is the guarantee embedded mode makes.
+                        sqlx::query("PRAGMA journal_mode=WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous=NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout=10000").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(options)
+            .await?;
+        let migrator = if sqlite {
+            &SQLITE_MIGRATIONS
+        } else {
+            &POSTGRES_MIGRATIONS
+        };
+        // Postgres: sqlx takes an advisory lock, so processes starting together are safe.
+        migrator.run(&pool).await?;
+        Ok(SysDb { pool })
+    }
+
+    /// Deletes every tenant, database and collection except the defaults (tests only).
+    pub async fn reset(&self) -> Result<(), SysDbError> {
+        let mut tx = self.pool.begin().await?;
+        for sql in [
+            "DELETE FROM collection_versions",
+            "DELETE FROM collections",
+            "DELETE FROM api_keys",
+            "DELETE FROM databases WHERE name <> 'default_database' OR tenant <> 'default_tenant'",
+            "DELETE FROM tenants WHERE name <> 'default_tenant'",
+        ] {
+            sqlx::query(sql).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,23 @@
+//! The catalog (DESIGN.md §6): tenants, databases, collections, index versions and log
+//! positions, on SQLite (embedded) or Postgres (distributed) through one sqlx code path.
+
+mod collections;
+mod connect;
+mod error;
+mod model;
+mod tenants;
+mod versions;
+
+pub use connect::SysDb;
+pub use error::SysDbError;
+pub use model::{Collection, CollectionUpdate, Database, NewCollection, VersionRecord};
+
+pub const DEFAULT_TENANT: &str = "default_tenant";
+pub const DEFAULT_DATABASE: &str = "default_database";
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,115 @@
+//! Tenants and databases.
+
+use sqlx::Row;
+
+use crate::{now_ms, Database, SysDb, SysDbError};
+
+impl SysDb {
+    pub async fn create_tenant(&self, name: &str) -> Result<(), SysDbError> {
+        sqlx::query("INSERT INTO tenants (name, created_at_ms) VALUES ($1, $2)")
+            .bind(name)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                if SysDbError::is_unique_violation(&e) {
+                    SysDbError::AlreadyExists(format!("Tenant {name} already exists"))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(())
+    }
+
+    pub async fn tenant_exists(&self, name: &str) -> Result<bool, SysDbError> {
+        let row = sqlx::query("SELECT name FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn create_database(&self, tenant: &str, name: &str) -> Result<Database, SysDbError> {
+        if !self.tenant_exists(tenant).await? {
+            return Err(SysDbError::NotFound(format!("Tenant {tenant} not found")));
+        }
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query("INSERT INTO databases (id, tenant, name, created_at_ms) VALUES ($1, $2, $3, $4)")
+            .bind(&id)
+            .bind(tenant)
+            .bind(name)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await
+            .map_err(|e| {
+                if SysDbError::is_unique_violation(&e) {
+                    SysDbError::AlreadyExists(format!("Database {name} already exists"))
+                } else {
+                    e.into()
+                }
+            })?;
+        Ok(Database {
+            id,
+            tenant: tenant.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    pub async fn get_database(&self, tenant: &str, name: &str) -> Result<Database, SysDbError> {
+        let row = sqlx::query("SELECT id FROM databases WHERE tenant = $1 AND name = $2")
+            .bind(tenant)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| SysDbError::NotFound(format!("Database {name} not found")))?;
+        Ok(Database {
+            id: row.try_get("id")?,
+            tenant: tenant.to_string(),
+            name: name.to_string(),
+        })
+    }
+
+    pub async fn list_databases(
+        &self,
+        tenant: &str,
+        limit: Option<u32>,
+        offset: u32,
+    ) -> Result<Vec<Database>, SysDbError> {
+        let rows = sqlx::query(
+            "SELECT id, name FROM databases WHERE tenant = $1 ORDER BY created_at_ms, name LIMIT $2 OFFSET $3",
+        )
+        .bind(tenant)
+        .bind(limit.map_or(i64::MAX, i64::from))
+        .bind(i64::from(offset))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Database {
+                    id: row.try_get("id")?,
+                    tenant: tenant.to_string(),
+                    name: row.try_get("name")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Deletes a database; its collections are soft-deleted for the garbage collector.
+    pub async fn delete_database(&self, tenant: &str, name: &str) -> Result<(), SysDbError> {
+        let db = self.get_database(tenant, name).await?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE collections SET deleted_at_ms = $1 WHERE database_id = $2 AND deleted_at_ms IS NULL",
+        )
+        .bind(now_ms())
+        .bind(&db.id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM databases WHERE id = $1")
+            .bind(&db.id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

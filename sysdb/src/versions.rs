@@ -1,0 +1,122 @@
+//! Index versions: registration by compare-and-swap, and what the garbage collector may delete.
+
+use silt_common::CollectionId;
+use sqlx::Row;
+
+use crate::{now_ms, SysDb, SysDbError, VersionRecord};
+
+impl SysDb {
+    /// Makes `new` the current version of its collection if the current one is still
+    /// `expected_version`. Returns false when another compactor won the race (nothing changes).
+    pub async fn register_version(&self, expected_version: u64, new: &VersionRecord) -> Result<bool, SysDbError> {
+        let id = new.collection_id.to_string();
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        let swapped = sqlx::query(
+            "UPDATE collections SET version = $1, compacted_offset = $2, manifest = $3 \
+             WHERE id = $4 AND version = $5 AND deleted_at_ms IS NULL RETURNING version",
+        )
+        .bind(new.version as i64)
+        .bind(new.compacted_offset as i64)
+        .bind(&new.manifest)
+        .bind(&id)
+        .bind(expected_version as i64)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if swapped.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        sqlx::query("UPDATE collection_versions SET superseded_at_ms = $1 WHERE collection_id = $2 AND superseded_at_ms IS NULL")
+            .bind(now)
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO collection_versions (collection_id, version, manifest, compacted_offset, record_count, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(&id)
+        .bind(new.version as i64)
+        .bind(&new.manifest)
+        .bind(new.compacted_offset as i64)
+        .bind(new.record_count as i64)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Versions superseded before `before_ms`: no reader that started after the grace period
+    /// can still hold them.
+    pub async fn superseded_versions(&self, before_ms: i64, limit: u32) -> Result<Vec<VersionRecord>, SysDbError> {
+        let rows = sqlx::query(
+            "SELECT collection_id, version, manifest, compacted_offset, record_count, superseded_at_ms \
+             FROM collection_versions WHERE superseded_at_ms IS NOT NULL AND superseded_at_ms < $1 LIMIT $2",
+        )
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("collection_id")?;
+                let version: i64 = r.try_get("version")?;
+                let offset: i64 = r.try_get("compacted_offset")?;
+                let count: i64 = r.try_get("record_count")?;
+                Ok(VersionRecord {
+                    collection_id: id
+                        .parse()
+                        .map_err(|e| SysDbError::Corrupt(format!("collection id {id:?}: {e}")))?,
+                    version: version as u64,
+                    manifest: r.try_get("manifest")?,
+                    compacted_offset: offset as u64,
+                    record_count: count as u64,
+                    superseded_at_ms: r.try_get("superseded_at_ms")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Forgets a superseded version once its objects are deleted.
+    pub async fn forget_version(&self, collection: CollectionId, version: u64) -> Result<(), SysDbError> {
+        sqlx::query("DELETE FROM collection_versions WHERE collection_id = $1 AND version = $2 AND superseded_at_ms IS NOT NULL")
+            .bind(collection.to_string())
+            .bind(version as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Collections soft-deleted before `before_ms`, whose objects may now be removed.
+    pub async fn deleted_collections(&self, before_ms: i64, limit: u32) -> Result<Vec<CollectionId>, SysDbError> {
+        let rows = sqlx::query("SELECT id FROM collections WHERE deleted_at_ms IS NOT NULL AND deleted_at_ms < $1 LIMIT $2")
+            .bind(before_ms)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id")?;
+                id.parse()
+                    .map_err(|e| SysDbError::Corrupt(format!("collection id {id:?}: {e}")))
+            })
+            .collect()
+    }
+
+    /// Removes every catalog trace of a deleted collection, after its objects are gone.
+    pub async fn purge_collection(&self, id: CollectionId) -> Result<(), SysDbError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM collection_versions WHERE collection_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM collections WHERE id = $1 AND deleted_at_ms IS NOT NULL")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
