@@ -143,3 +143,49 @@ mod tests {
         assert!(decode_records(&bytes[..bytes.len() - 1]).is_err());
     }
 }
+
+/// Where a version's files live: the manifest key's directory.
+pub fn version_dir_of(manifest_key: &str) -> object_store::path::Path {
+    let dir = manifest_key.rsplit_once('/').map_or("", |(d, _)| d);
+    object_store::path::Path::from(dir)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VersionReadError {
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("version object {key} is corrupt: {source}")]
+    Corrupt { key: String, source: DecodeError },
+}
+
+/// Reads a whole version: its manifest, then its records file.
+pub async fn read_version(
+    store: &dyn object_store::ObjectStore,
+    manifest_key: &str,
+) -> Result<(Manifest, Vec<Record>), VersionReadError> {
+    use object_store::ObjectStoreExt;
+    let key = object_store::path::Path::from(manifest_key);
+    let bytes = store.get(&key).await?.bytes().await?;
+    let corrupt = |source| VersionReadError::Corrupt {
+        key: manifest_key.to_string(),
+        source,
+    };
+    let manifest = Manifest::decode(&bytes).map_err(corrupt)?;
+    let records_key = version_dir_of(manifest_key).join(RECORDS_FILE);
+    let bytes = store.get(&records_key).await?.bytes().await?;
+    let records = decode_records(&bytes).map_err(|source| VersionReadError::Corrupt {
+        key: records_key.to_string(),
+        source,
+    })?;
+    if records.len() as u64 != manifest.record_count {
+        return Err(VersionReadError::Corrupt {
+            key: records_key.to_string(),
+            source: DecodeError::Invalid(format!(
+                "{} records, manifest says {}",
+                records.len(),
+                manifest.record_count
+            )),
+        });
+    }
+    Ok((manifest, records))
+}

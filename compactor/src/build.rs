@@ -1,0 +1,149 @@
+//! Building and registering one new version of one collection.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use silt_common::keys::{version_dir, version_file};
+use silt_common::materialize::Overlay;
+use silt_common::record::Record;
+use silt_common::segment::{
+    encode_records, read_version, FileEntry, Manifest, MANIFEST_FILE, MANIFEST_FORMAT_VERSION, RECORDS_FILE,
+};
+use silt_common::storage::{put_if_absent, DynStore};
+use silt_common::CollectionId;
+use silt_log_service::LogService;
+use silt_sysdb::{SysDb, VersionRecord};
+
+use crate::CompactError;
+
+#[derive(Debug, Clone)]
+pub struct CompactorConfig {
+    /// How often the scheduler looks for collections to compact.
+    pub interval: Duration,
+    /// Superseded versions and deleted collections are removed only after this long.
+    pub gc_grace: Duration,
+    /// Collections compacted at once.
+    pub parallelism: usize,
+}
+
+impl Default for CompactorConfig {
+    fn default() -> Self {
+        CompactorConfig {
+            interval: Duration::from_millis(500),
+            gc_grace: Duration::from_secs(600),
+            parallelism: 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    NothingToDo,
+    Registered { version: u64, compacted_offset: u64, records: u64 },
+    /// Another compactor registered a version first; this attempt's work was discarded.
+    LostRace,
+}
+
+pub struct Compactor {
+    pub(crate) store: DynStore,
+    pub(crate) sysdb: SysDb,
+    pub(crate) log: Arc<dyn LogService>,
+    pub(crate) config: CompactorConfig,
+    lost_races: AtomicU64,
+}
+
+impl Compactor {
+    pub fn new(store: DynStore, sysdb: SysDb, log: Arc<dyn LogService>, config: CompactorConfig) -> Self {
+        Compactor {
+            store,
+            sysdb,
+            log,
+            config,
+            lost_races: AtomicU64::new(0),
+        }
+    }
+
+    pub fn lost_races(&self) -> u64 {
+        self.lost_races.load(Ordering::Relaxed)
+    }
+
+    /// Folds everything logged after the current version into a new version.
+    pub async fn compact(&self, id: CollectionId) -> Result<Outcome, CompactError> {
+        let collection = self.sysdb.get_collection(id).await?;
+        let tail = self
+            .log
+            .read_tail(id, collection.compacted_offset)
+            .await
+            .map_err(CompactError::Log)?;
+        let Some(last) = tail.last() else {
+            return Ok(Outcome::NothingToDo);
+        };
+        let compacted_offset = last.offset;
+        let base: Vec<Record> = match &collection.manifest {
+            Some(key) => read_version(self.store.as_ref(), key).await?.1,
+            None => Vec::new(),
+        };
+        let index: std::collections::HashMap<&str, &Record> = base.iter().map(|r| (r.id.as_str(), r)).collect();
+        let overlay = Overlay::build(|id| index.get(id).copied(), &tail);
+        let records: Vec<&Record> = overlay.merged(base.iter()).collect();
+        let dimension = collection
+            .dimension
+            .or_else(|| records.first().map(|r| r.embedding.len() as u32));
+
+        let version = collection.version + 1;
+        let attempt = uuid::Uuid::new_v4().simple().to_string();
+        let dir = version_dir(id, version, &attempt[..12]);
+        let records_bytes = encode_records(dimension.unwrap_or(0), records.iter().copied());
+        let records_size = records_bytes.len() as u64;
+        put_if_absent(self.store.as_ref(), &version_file(&dir, RECORDS_FILE), records_bytes).await?;
+        let manifest = Manifest {
+            format_version: MANIFEST_FORMAT_VERSION,
+            collection_id: id.to_string(),
+            version,
+            compacted_offset,
+            record_count: records.len() as u64,
+            dimension,
+            distance: collection.distance(),
+            files: vec![FileEntry {
+                name: RECORDS_FILE.to_string(),
+                size: records_size,
+            }],
+            index: serde_json::json!({"kind": "flat"}),
+        };
+        let manifest_key = version_file(&dir, MANIFEST_FILE);
+        let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+        put_if_absent(self.store.as_ref(), &manifest_key, manifest_bytes).await?;
+
+        let registered = self
+            .sysdb
+            .register_version(
+                collection.version,
+                &VersionRecord {
+                    collection_id: id,
+                    version,
+                    manifest: manifest_key.to_string(),
+                    compacted_offset,
+                    record_count: records.len() as u64,
+                    superseded_at_ms: None,
+                },
+            )
+            .await?;
+        if !registered {
+            self.lost_races.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(collection = %id, version, "lost the race to register a version; discarding");
+            crate::gc::delete_dir(&self.store, &dir).await?;
+            return Ok(Outcome::LostRace);
+        }
+        self.log
+            .mark_compacted(id, compacted_offset)
+            .await
+            .map_err(CompactError::Log)?;
+        tracing::debug!(collection = %id, version, compacted_offset, records = records.len(), "registered version");
+        Ok(Outcome::Registered {
+            version,
+            compacted_offset,
+            records: records.len() as u64,
+        })
+    }
+}

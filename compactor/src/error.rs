@@ -1,0 +1,19 @@
+use silt_common::segment::VersionReadError;
+use silt_common::storage::FenceError;
+use silt_common::SiltError;
+use silt_sysdb::SysDbError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CompactError {
+    #[error("catalog: {0}")]
+    SysDb(#[from] SysDbError),
+    #[error("log: {0}")]
+    Log(SiltError),
+    #[error("reading the current version: {0}")]
+    ReadVersion(#[from] VersionReadError),
+    #[error("writing the new version: {0}")]
+    Write(#[from] FenceError),
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+}

@@ -1,0 +1,42 @@
+//! Garbage collection of superseded versions and deleted collections. Only what the catalog no
+//! longer references is deleted, and only after the grace period, so readers that resolved an
+//! older version just before it was superseded can finish.
+
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use silt_common::keys::collection_prefix;
+use silt_common::segment::version_dir_of;
+use silt_common::storage::DynStore;
+
+use crate::{CompactError, Compactor};
+
+pub(crate) async fn delete_dir(store: &DynStore, dir: &Path) -> Result<usize, CompactError> {
+    let keys: Vec<Path> = store.list(Some(dir)).map_ok(|m| m.location).try_collect().await?;
+    let n = keys.len();
+    let mut results = store.delete_stream(futures::stream::iter(keys.into_iter().map(Ok)).boxed());
+    while let Some(r) = results.next().await {
+        match r {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(n)
+}
+
+impl Compactor {
+    /// Deletes versions superseded, and collections deleted, before `now_ms - grace`.
+    /// Returns the number of objects deleted.
+    pub async fn collect_garbage(&self, now_ms: i64) -> Result<usize, CompactError> {
+        let cutoff = now_ms - self.config.gc_grace.as_millis() as i64;
+        let mut deleted = 0;
+        for v in self.sysdb.superseded_versions(cutoff, 1000).await? {
+            deleted += delete_dir(&self.store, &version_dir_of(&v.manifest)).await?;
+            self.sysdb.forget_version(v.collection_id, v.version).await?;
+        }
+        for id in self.sysdb.deleted_collections(cutoff, 1000).await? {
+            deleted += delete_dir(&self.store, &Path::from(collection_prefix(id))).await?;
+            self.sysdb.purge_collection(id).await?;
+        }
+        Ok(deleted)
+    }
+}

@@ -1,0 +1,54 @@
+use silt_common::codec::DecodeError;
+use silt_common::storage::FenceError;
+use silt_common::{ErrorKind, SiltError};
+use silt_sysdb::SysDbError;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum LogError {
+    #[error("object store: {0}")]
+    Store(#[from] object_store::Error),
+    #[error("catalog: {0}")]
+    SysDb(#[from] SysDbError),
+    #[error("log fragment {key} is corrupt: {source}")]
+    Corrupt { key: String, source: DecodeError },
+    #[error("log of collection {collection} has a gap: expected offset {expected}, found fragment at {found}")]
+    Gap {
+        collection: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("the unindexed log of collection {collection} holds {tail} records (limit {limit}); retry after compaction catches up")]
+    Backpressure {
+        collection: String,
+        tail: usize,
+        limit: usize,
+    },
+    #[error("the log writer for this collection stopped")]
+    WriterGone,
+}
+
+impl From<FenceError> for LogError {
+    fn from(e: FenceError) -> Self {
+        match e {
+            FenceError::Store(e) => LogError::Store(e),
+            FenceError::AlreadyExists(p) => LogError::Store(object_store::Error::AlreadyExists {
+                path: p.to_string(),
+                source: "fragment already exists".into(),
+            }),
+        }
+    }
+}
+
+impl From<LogError> for SiltError {
+    fn from(e: LogError) -> Self {
+        let kind = match &e {
+            LogError::Store(_) | LogError::WriterGone => ErrorKind::Unavailable,
+            LogError::SysDb(SysDbError::NotFound(_)) => ErrorKind::NotFound,
+            LogError::SysDb(SysDbError::Database(_)) => ErrorKind::Unavailable,
+            LogError::SysDb(_) | LogError::Corrupt { .. } | LogError::Gap { .. } => ErrorKind::Internal,
+            LogError::Backpressure { .. } => ErrorKind::Backpressure,
+        };
+        SiltError::new(kind, e.to_string())
+    }
+}

@@ -1,0 +1,26 @@
+//! The read path (DESIGN.md §5): resolve the collection's current version from the catalog,
+//! read it through a bounded cache, merge the unindexed log tail read from the log service, and
+//! execute get / KNN / count over the result.
+
+mod execute;
+mod node;
+mod request;
+mod version_cache;
+
+pub use node::{QueryConfig, QueryNode};
+pub use request::{Filters, GetRequest, Include, KnnRequest, Scored};
+pub use version_cache::VersionCache;
+
+use async_trait::async_trait;
+use silt_common::record::Record;
+use silt_common::{CollectionId, SiltResult};
+
+/// What the gateway needs from query nodes. Implemented in-process by `QueryNode` and over the
+/// network by the query client.
+#[async_trait]
+pub trait QueryService: Send + Sync + 'static {
+    async fn get(&self, request: GetRequest) -> SiltResult<Vec<Record>>;
+    /// One ranked list per query embedding, nearest first.
+    async fn knn(&self, request: KnnRequest) -> SiltResult<Vec<Vec<Scored>>>;
+    async fn count(&self, collection: CollectionId) -> SiltResult<u64>;
+}

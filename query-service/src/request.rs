@@ -1,0 +1,43 @@
+use silt_common::filter::{Where, WhereDocument};
+use silt_common::record::Record;
+use silt_common::CollectionId;
+
+/// Which fields a result carries; the rest are left empty to save copying and transfer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Include {
+    pub embeddings: bool,
+    pub documents: bool,
+    pub metadatas: bool,
+    pub uris: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub ids: Option<Vec<String>>,
+    pub r#where: Option<Where>,
+    pub where_document: Option<WhereDocument>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GetRequest {
+    pub collection: CollectionId,
+    pub filters: Filters,
+    pub limit: Option<usize>,
+    pub offset: usize,
+    pub include: Include,
+}
+
+#[derive(Debug, Clone)]
+pub struct KnnRequest {
+    pub collection: CollectionId,
+    pub filters: Filters,
+    pub query_embeddings: Vec<Vec<f32>>,
+    pub n_results: usize,
+    pub include: Include,
+}
+
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub record: Record,
+    pub distance: f32,
+}
