@@ -1,1 +1,21 @@
-fn main() {}
+//! `silt`: one binary for every role. `silt run` starts the embedded default.
+
+mod cli;
+mod embedded;
+
+use clap::Parser;
+
+fn main() -> anyhow::Result<()> {
+    let cli = cli::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SILT_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        cli::Command::Run(args) => runtime.block_on(embedded::run(args)),
+    }
+}

@@ -1,0 +1,174 @@
+//! Collections: create / get_or_create, get by name or id, list, count, modify, delete.
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use silt_common::distance::Distance;
+use silt_common::{CollectionId, SiltError};
+use silt_sysdb::{Collection, CollectionUpdate, NewCollection};
+
+use super::tenants::{page, Page};
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::validate::{collection_metadata, collection_name};
+use crate::{wire, GatewayState};
+
+pub fn routes() -> Router<GatewayState> {
+    let base = "/api/v2/tenants/{tenant}/databases/{database}";
+    Router::new()
+        .route(&format!("{base}/collections"), get(list).post(create))
+        .route(&format!("{base}/collections_count"), get(count))
+        .route(&format!("{base}/collections/by-id/{{id}}"), get(get_by_id))
+        .route(
+            &format!("{base}/collections/{{collection}}"),
+            get(get_by_name).put(modify).delete(delete),
+        )
+}
+
+#[derive(Deserialize)]
+struct CreateBody {
+    name: String,
+    #[serde(default)]
+    metadata: Option<Value>,
+    #[serde(default)]
+    configuration: Option<Value>,
+    #[serde(default)]
+    get_or_create: bool,
+}
+
+/// Resolves the distance from the configuration (`hnsw.space` or `spann.space`) or the legacy
+/// `hnsw:space` metadata key, and records it in the configuration as Chroma reports it.
+fn configuration(config: Option<Value>, metadata: &Option<Value>) -> ApiResult<Value> {
+    let mut config = match config {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(other) => return Err(ApiError::invalid(format!("configuration must be an object, got {other}"))),
+    };
+    let from_config = ["/hnsw/space", "/spann/space"]
+        .iter()
+        .find_map(|p| Value::Object(config.clone()).pointer(p).cloned());
+    let from_metadata = metadata.as_ref().and_then(|m| m.get("hnsw:space")).cloned();
+    let space = match from_config.or(from_metadata) {
+        None | Some(Value::Null) => Distance::L2,
+        Some(Value::String(s)) => Distance::parse(&s)
+            .ok_or_else(|| ApiError::invalid(format!("Invalid distance function {s:?}: expected cosine, l2 or ip")))?,
+        Some(other) => return Err(ApiError::invalid(format!("Invalid distance function {other}"))),
+    };
+    let hnsw = config.entry("hnsw").or_insert_with(|| json!({}));
+    if !hnsw.is_object() {
+        *hnsw = json!({});
+    }
+    hnsw["space"] = json!(space.as_str());
+    Ok(Value::Object(config))
+}
+
+async fn create(
+    State(s): State<GatewayState>,
+    Path((tenant, database)): Path<(String, String)>,
+    Body(body): Body<CreateBody>,
+) -> ApiResult<Json<Value>> {
+    collection_name(&body.name)?;
+    let metadata = collection_metadata(&body.metadata, &s.limits)?;
+    let configuration = configuration(body.configuration, &metadata)?;
+    let (collection, _) = s
+        .sysdb
+        .create_collection(NewCollection {
+            tenant,
+            database,
+            name: body.name,
+            metadata,
+            configuration,
+            dimension: None,
+            get_or_create: body.get_or_create,
+        })
+        .await?;
+    Ok(Json(wire::collection(&collection)))
+}
+
+async fn list(
+    State(s): State<GatewayState>,
+    Path((tenant, database)): Path<(String, String)>,
+    query: Result<Query<Page>, QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let page = page(query)?;
+    let collections = s.sysdb.list_collections(&tenant, &database, page.limit, page.offset).await?;
+    Ok(Json(Value::Array(collections.iter().map(wire::collection).collect())))
+}
+
+async fn count(State(s): State<GatewayState>, Path((tenant, database)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(s.sysdb.count_collections(&tenant, &database).await?)))
+}
+
+async fn get_by_name(
+    State(s): State<GatewayState>,
+    Path((tenant, database, name)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    let c = s.sysdb.get_collection_by_name(&tenant, &database, &name).await?;
+    Ok(Json(wire::collection(&c)))
+}
+
+async fn get_by_id(
+    State(s): State<GatewayState>,
+    Path((tenant, database, id)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    let c = resolve(&s, &tenant, &database, &id).await?;
+    Ok(Json(wire::collection(&c)))
+}
+
+/// A live collection by id, and only within the tenant and database named in the path: an id
+/// from elsewhere is "not found", never revealed.
+pub(crate) async fn resolve(s: &GatewayState, tenant: &str, database: &str, id: &str) -> ApiResult<Collection> {
+    let not_found = || ApiError(SiltError::not_found(format!("Collection [{id}] does not exist")));
+    let cid: CollectionId = id.parse().map_err(|_| not_found())?;
+    let c = s.sysdb.get_collection(cid).await.map_err(|e| match e {
+        silt_sysdb::SysDbError::NotFound(_) => not_found(),
+        other => other.into(),
+    })?;
+    if c.tenant != tenant || c.database != database {
+        return Err(not_found());
+    }
+    Ok(c)
+}
+
+#[derive(Deserialize)]
+struct ModifyBody {
+    #[serde(default)]
+    new_name: Option<String>,
+    #[serde(default)]
+    new_metadata: Option<Value>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    new_configuration: Option<Value>,
+}
+
+async fn modify(
+    State(s): State<GatewayState>,
+    Path((tenant, database, id)): Path<(String, String, String)>,
+    Body(body): Body<ModifyBody>,
+) -> ApiResult<Json<Value>> {
+    let c = resolve(&s, &tenant, &database, &id).await?;
+    if let Some(name) = &body.new_name {
+        collection_name(name)?;
+    }
+    let metadata = collection_metadata(&body.new_metadata, &s.limits)?;
+    if let Some(space) = metadata.as_ref().and_then(|m| m.get("hnsw:space")) {
+        if Some(space.as_str().unwrap_or_default()) != Some(c.distance().as_str()) {
+            return Err(ApiError::invalid("Changing the distance function of a collection is not supported"));
+        }
+    }
+    s.sysdb
+        .update_collection(c.id, CollectionUpdate { name: body.new_name, metadata })
+        .await?;
+    Ok(Json(json!({})))
+}
+
+async fn delete(
+    State(s): State<GatewayState>,
+    Path((tenant, database, name)): Path<(String, String, String)>,
+) -> ApiResult<Json<Value>> {
+    s.sysdb.delete_collection(&tenant, &database, &name).await?;
+    Ok(Json(json!({})))
+}

@@ -1,0 +1,207 @@
+//! Record operations: writes go to the log service, reads to the query service.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use silt_common::record::{Operation, OperationRecord};
+use silt_common::ErrorKind;
+use silt_query_service::{Filters, GetRequest, Include, KnnRequest};
+use silt_sysdb::Collection;
+
+use super::collections::resolve;
+use crate::body::Body;
+use crate::error::{ApiError, ApiResult};
+use crate::validate::{self, BatchBody, EmbeddingInput};
+use crate::{wire, GatewayState};
+
+pub fn routes() -> Router<GatewayState> {
+    let base = "/api/v2/tenants/{tenant}/databases/{database}/collections/{id}";
+    Router::new()
+        .route(&format!("{base}/add"), post(add))
+        .route(&format!("{base}/upsert"), post(upsert))
+        .route(&format!("{base}/update"), post(update))
+        .route(&format!("{base}/delete"), post(delete))
+        .route(&format!("{base}/get"), post(get_records))
+        .route(&format!("{base}/query"), post(query))
+        .route(&format!("{base}/count"), get(count))
+}
+
+type CollectionPath = Path<(String, String, String)>;
+
+/// Checks the batch's dimension against the collection's, fixing it on the first write.
+async fn check_dimension(s: &GatewayState, c: &Collection, dimension: Option<usize>) -> ApiResult<()> {
+    let Some(d) = dimension else { return Ok(()) };
+    let expected = match c.dimension {
+        Some(e) => e,
+        None => s.sysdb.set_dimension_if_unset(c.id, d as u32).await?.dimension.unwrap_or(d as u32),
+    };
+    if expected as usize != d {
+        return Err(ApiError::invalid(format!(
+            "Collection expecting embedding with dimension of {expected}, got {d}"
+        )));
+    }
+    Ok(())
+}
+
+async fn write(s: &GatewayState, path: CollectionPath, body: BatchBody, op: Operation) -> ApiResult<()> {
+    let Path((tenant, database, id)) = path;
+    let c = resolve(s, &tenant, &database, &id).await?;
+    let (records, dimension) = validate::batch(body, op, &s.limits)?;
+    check_dimension(s, &c, dimension).await?;
+    s.log.append(c.id, records).await?;
+    Ok(())
+}
+
+async fn add(State(s): State<GatewayState>, path: CollectionPath, Body(body): Body<BatchBody>) -> ApiResult<(StatusCode, Json<Value>)> {
+    write(&s, path, body, Operation::Add).await?;
+    Ok((StatusCode::CREATED, Json(json!({}))))
+}
+
+async fn upsert(State(s): State<GatewayState>, path: CollectionPath, Body(body): Body<BatchBody>) -> ApiResult<Json<Value>> {
+    write(&s, path, body, Operation::Upsert).await?;
+    Ok(Json(json!({})))
+}
+
+async fn update(State(s): State<GatewayState>, path: CollectionPath, Body(body): Body<BatchBody>) -> ApiResult<Json<Value>> {
+    write(&s, path, body, Operation::Update).await?;
+    Ok(Json(json!({})))
+}
+
+#[derive(Deserialize)]
+struct FilterBody {
+    #[serde(default)]
+    ids: Option<Vec<String>>,
+    #[serde(default, rename = "where")]
+    where_: Option<Value>,
+    #[serde(default)]
+    where_document: Option<Value>,
+}
+
+impl FilterBody {
+    fn parse(&self) -> ApiResult<Filters> {
+        Ok(Filters {
+            ids: self.ids.clone(),
+            r#where: validate::where_filter(&self.where_)?,
+            where_document: validate::where_document_filter(&self.where_document)?,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct DeleteBody {
+    #[serde(flatten)]
+    filter: FilterBody,
+    #[serde(default)]
+    limit: Option<usize>,
+}
+
+async fn delete(State(s): State<GatewayState>, Path((tenant, database, id)): CollectionPath, Body(body): Body<DeleteBody>) -> ApiResult<Json<Value>> {
+    let c = resolve(&s, &tenant, &database, &id).await?;
+    let filters = body.filter.parse()?;
+    if filters.ids.is_none() && filters.r#where.is_none() && filters.where_document.is_none() {
+        return Err(ApiError::invalid("Delete needs ids, where or where_document"));
+    }
+    if let Some(ids) = &filters.ids {
+        if ids.len() > s.limits.max_batch_size {
+            return Err(ApiError::new(ErrorKind::TooLarge, format!("Batch size {} exceeds the maximum of {}", ids.len(), s.limits.max_batch_size)));
+        }
+    }
+    // Resolve what matches now (strongly consistent), then log one delete per match.
+    let matched = s
+        .query
+        .get(GetRequest { collection: c.id, filters, limit: body.limit, offset: 0, include: Include::default() })
+        .await?;
+    if !matched.is_empty() {
+        for chunk in matched.chunks(s.limits.max_batch_size.max(1)) {
+            let ops = chunk.iter().map(|r| OperationRecord::delete(r.id.clone())).collect();
+            s.log.append(c.id, ops).await?;
+        }
+    }
+    Ok(Json(json!({ "deleted": matched.len() })))
+}
+
+#[derive(Deserialize)]
+struct GetBody {
+    #[serde(flatten)]
+    filter: FilterBody,
+    #[serde(default)]
+    limit: Option<usize>,
+    #[serde(default)]
+    offset: Option<usize>,
+    #[serde(default)]
+    include: Option<Vec<String>>,
+}
+
+async fn get_records(State(s): State<GatewayState>, Path((tenant, database, id)): CollectionPath, Body(body): Body<GetBody>) -> ApiResult<Json<Value>> {
+    let c = resolve(&s, &tenant, &database, &id).await?;
+    let (projection, include) = wire::include(&body.include, &["metadatas", "documents"])?;
+    let records = s
+        .query
+        .get(GetRequest {
+            collection: c.id,
+            filters: body.filter.parse()?,
+            limit: body.limit,
+            offset: body.offset.unwrap_or(0),
+            include: projection.fields,
+        })
+        .await?;
+    Ok(Json(wire::get_result(&records, projection, include)))
+}
+
+#[derive(Deserialize)]
+struct QueryBody {
+    #[serde(flatten)]
+    filter: FilterBody,
+    query_embeddings: Vec<EmbeddingInput>,
+    #[serde(default = "default_n_results")]
+    n_results: usize,
+    #[serde(default)]
+    include: Option<Vec<String>>,
+}
+
+fn default_n_results() -> usize {
+    10
+}
+
+async fn query(State(s): State<GatewayState>, Path((tenant, database, id)): CollectionPath, Body(body): Body<QueryBody>) -> ApiResult<Json<Value>> {
+    let c = resolve(&s, &tenant, &database, &id).await?;
+    let (projection, include) = wire::include(&body.include, &["metadatas", "documents", "distances"])?;
+    if body.n_results > s.limits.max_n_results {
+        return Err(ApiError::invalid(format!("n_results {} exceeds the maximum of {}", body.n_results, s.limits.max_n_results)));
+    }
+    if body.query_embeddings.len() > s.limits.max_batch_size {
+        return Err(ApiError::new(ErrorKind::TooLarge, "Too many query embeddings in one request"));
+    }
+    let embeddings = body
+        .query_embeddings
+        .into_iter()
+        .map(EmbeddingInput::decode)
+        .collect::<ApiResult<Vec<_>>>()?;
+    if let Some(d) = c.dimension {
+        if let Some(bad) = embeddings.iter().find(|e| e.len() != d as usize) {
+            return Err(ApiError::invalid(format!(
+                "Collection expecting embedding with dimension of {d}, got {}",
+                bad.len()
+            )));
+        }
+    }
+    let results = s
+        .query
+        .knn(KnnRequest {
+            collection: c.id,
+            filters: body.filter.parse()?,
+            query_embeddings: embeddings,
+            n_results: body.n_results,
+            include: projection.fields,
+        })
+        .await?;
+    Ok(Json(wire::query_result(&results, projection, include)))
+}
+
+async fn count(State(s): State<GatewayState>, Path((tenant, database, id)): CollectionPath) -> ApiResult<Json<Value>> {
+    let c = resolve(&s, &tenant, &database, &id).await?;
+    Ok(Json(json!(s.query.count(c.id).await?)))
+}

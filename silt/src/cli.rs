@@ -1,0 +1,49 @@
+//! Command-line flags. Every flag can also be set by a `SILT_` environment variable.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "silt", version, about = "Silt: an object-storage-native search engine that speaks Chroma's API")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run every component in one process: data in a local directory, catalog in SQLite.
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Directory for all data (objects, catalog).
+    #[arg(long, env = "SILT_PATH", default_value = "./silt-data")]
+    pub path: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "SILT_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on.
+    #[arg(long, env = "SILT_PORT", default_value_t = 8000)]
+    pub port: u16,
+    /// Enable POST /api/v2/reset, which deletes everything (for test suites).
+    #[arg(long, env = "SILT_ALLOW_RESET", default_value_t = false)]
+    pub allow_reset: bool,
+    /// How long a write waits for others to share its log PUT (group commit), in ms.
+    #[arg(long, env = "SILT_GROUP_COMMIT_MS", default_value_t = 2)]
+    pub group_commit_ms: u64,
+    /// How often the compactor looks for unindexed writes, in ms.
+    #[arg(long, env = "SILT_COMPACTION_INTERVAL_MS", default_value_t = 500)]
+    pub compaction_interval_ms: u64,
+    /// Memory budget of the query cache, in MiB.
+    #[arg(long, env = "SILT_CACHE_MB", default_value_t = 512)]
+    pub cache_mb: usize,
+    /// Largest number of records in one write.
+    #[arg(long, env = "SILT_MAX_BATCH_SIZE", default_value_t = 10_000)]
+    pub max_batch_size: usize,
+    /// Writes are refused with 429 while this many records await compaction.
+    #[arg(long, env = "SILT_MAX_TAIL_RECORDS", default_value_t = 200_000)]
+    pub max_tail_records: usize,
+}

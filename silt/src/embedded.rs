@@ -1,0 +1,73 @@
+//! The embedded default: every component in one process, wired through the same service traits
+//! the distributed roles use over the network.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use silt_common::storage::{open_store, CountingStore, DynStore, S3Settings};
+use silt_compactor::{Compactor, CompactorConfig};
+use silt_gateway::{GatewayState, Limits};
+use silt_log_service::{LogConfig, LogService, ObjectLog};
+use silt_query_service::{QueryConfig, QueryNode, QueryService};
+use silt_sysdb::SysDb;
+
+use crate::cli::RunArgs;
+
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.path).with_context(|| format!("creating {}", args.path.display()))?;
+    let data = args.path.canonicalize()?;
+    let objects = data.join("objects");
+    let base = open_store(&objects.to_string_lossy(), &S3Settings::default())?;
+    let store: DynStore = Arc::new(CountingStore::new(base));
+    let sysdb = SysDb::connect(&format!("sqlite://{}", data.join("catalog.db").display()))
+        .await
+        .context("opening the catalog")?;
+
+    let object_log = ObjectLog::new(
+        store.clone(),
+        sysdb.clone(),
+        LogConfig {
+            group_window: Duration::from_millis(args.group_commit_ms),
+            max_tail_records: args.max_tail_records,
+            ..LogConfig::default()
+        },
+    );
+    let _log_maintenance = object_log.spawn_maintenance(Duration::from_secs(10));
+    let log: Arc<dyn LogService> = Arc::new(object_log);
+    let query: Arc<dyn QueryService> = Arc::new(QueryNode::new(
+        store.clone(),
+        sysdb.clone(),
+        log.clone(),
+        QueryConfig { cache_bytes: args.cache_mb << 20 },
+    ));
+    let compactor = Arc::new(Compactor::new(
+        store.clone(),
+        sysdb.clone(),
+        log.clone(),
+        CompactorConfig {
+            interval: Duration::from_millis(args.compaction_interval_ms),
+            ..CompactorConfig::default()
+        },
+    ));
+    let _compaction = compactor.spawn();
+
+    let app = silt_gateway::router(GatewayState {
+        sysdb,
+        log,
+        query,
+        limits: Limits { max_batch_size: args.max_batch_size, ..Limits::default() },
+        allow_reset: args.allow_reset,
+    });
+    let addr = format!("{}:{}", args.host, args.port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    tracing::info!(%addr, data = %data.display(), "Silt is running (embedded); Chroma clients can connect to http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
