@@ -209,8 +209,16 @@ impl CollectionLog {
         {
             return Ok(());
         }
-        let compacted = shared.sysdb.get_collection(self.id).await?.compacted_offset;
+        let collection = shared.sysdb.get_collection(self.id).await?;
+        let compacted = collection.compacted_offset;
         let entries = read_after(&shared.store, self.id, compacted).await?;
+        if let Some(last) = entries.last() {
+            if last.offset > collection.log_position {
+                // A writer died between its PUT and recording the position: record it now, or
+                // the compactor would never learn of those writes.
+                shared.sysdb.advance_log_position(self.id, last.offset).await?;
+            }
+        }
         tail.compacted_offset = compacted;
         tail.next_offset = entries.last().map_or(compacted, |e| e.offset) + 1;
         tail.entries = entries.into();
