@@ -81,11 +81,15 @@ def test_kill_minus_9_during_writes_and_compaction(tmp_path):
                           json={"query_embeddings": [q.tolist()], "n_results": 10, "include": ["distances"]}).json()
             assert r["ids"][0] == oracle.knn(q, 10)[0]
     assert len(acked) > 0
-    # After the last restart the compactor folds the recovered tail into a new version, and the
-    # answer does not change.
+    # After the last restart, compaction resumes: a new write becomes part of a new version and
+    # nothing recovered is lost on the way.
     before = sorted(all_ids(http, cid))
     version = http.get("/tenants/default_tenant/databases/default_database/collections/crash").json()["version"]
+    assert version > 0
+    r = http.post(f"/tenants/default_tenant/databases/default_database/collections/{cid}/add",
+                  json={"ids": ["after-restart"], "embeddings": [[0.0] * DIM]})
+    assert r.status_code == 201
     c = wait_for_version(http, "crash", version + 1)
     assert c["version"] > version
-    assert sorted(all_ids(http, cid)) == before
+    assert sorted(all_ids(http, cid)) == sorted(before + ["after-restart"])
     server.stop()
