@@ -199,9 +199,10 @@ impl<'a> Reader<'a> {
 
     pub fn f32s(&mut self) -> Result<Vec<f32>, DecodeError> {
         let n = self.u32()? as usize;
-        let bytes = self.take(n.checked_mul(4).ok_or_else(|| {
-            DecodeError::Invalid("vector length overflows".to_string())
-        })?)?;
+        let bytes = self.take(
+            n.checked_mul(4)
+                .ok_or_else(|| DecodeError::Invalid("vector length overflows".to_string()))?,
+        )?;
         Ok(bytes
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))

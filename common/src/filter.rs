@@ -178,10 +178,14 @@ fn parse_field(key: &str, value: &Value) -> Result<Where, String> {
         "$lte" => cmp(CmpOp::Lte),
         "$in" | "$nin" => {
             let Value::Array(items) = operand else {
-                return Err(format!("Expected where value for {op} to be a list, got {operand}"));
+                return Err(format!(
+                    "Expected where value for {op} to be a list, got {operand}"
+                ));
             };
             if items.is_empty() {
-                return Err(format!("Expected where value for {op} to be a non-empty list"));
+                return Err(format!(
+                    "Expected where value for {op} to be a non-empty list"
+                ));
             }
             let values = items.iter().map(scalar).collect::<Result<Vec<_>, _>>()?;
             Ok(Where::In {
@@ -199,7 +203,10 @@ fn parse_field(key: &str, value: &Value) -> Result<Where, String> {
     }
 }
 
-fn one_operator<'a>(key: &str, map: &'a Map<String, Value>) -> Result<(&'a str, &'a Value), String> {
+fn one_operator<'a>(
+    key: &str,
+    map: &'a Map<String, Value>,
+) -> Result<(&'a str, &'a Value), String> {
     if map.len() != 1 {
         return Err(format!(
             "Expected operator expression for {key:?} to have exactly one operator, got {}",
@@ -239,11 +246,15 @@ fn numeric_cmp(stored: &MetadataValue, wanted: &MetadataValue) -> Option<Orderin
 
 fn array_contains(stored: &MetadataValue, wanted: &MetadataValue) -> bool {
     match stored {
-        MetadataValue::BoolArray(v) => v.iter().any(|x| values_equal(&MetadataValue::Bool(*x), wanted)),
-        MetadataValue::IntArray(v) => v.iter().any(|x| values_equal(&MetadataValue::Int(*x), wanted)),
-        MetadataValue::FloatArray(v) => {
-            v.iter().any(|x| values_equal(&MetadataValue::Float(*x), wanted))
-        }
+        MetadataValue::BoolArray(v) => v
+            .iter()
+            .any(|x| values_equal(&MetadataValue::Bool(*x), wanted)),
+        MetadataValue::IntArray(v) => v
+            .iter()
+            .any(|x| values_equal(&MetadataValue::Int(*x), wanted)),
+        MetadataValue::FloatArray(v) => v
+            .iter()
+            .any(|x| values_equal(&MetadataValue::Float(*x), wanted)),
         MetadataValue::StrArray(v) => v
             .iter()
             .any(|x| matches!(wanted, MetadataValue::Str(w) if w == x)),
@@ -258,10 +269,9 @@ impl WhereDocument {
             return Ok(None);
         };
         let text = || -> Result<String, String> {
-            operand
-                .as_str()
-                .map(str::to_string)
-                .ok_or_else(|| format!("Expected where document operand for {op} to be a str, got {operand}"))
+            operand.as_str().map(str::to_string).ok_or_else(|| {
+                format!("Expected where document operand for {op} to be a str, got {operand}")
+            })
         };
         Ok(Some(match op.as_str() {
             "$and" | "$or" => {
@@ -281,7 +291,9 @@ impl WhereDocument {
             "$contains" | "$not_contains" => {
                 let text = text()?;
                 if text.is_empty() {
-                    return Err(format!("Expected where document operand for {op} to be a non-empty str"));
+                    return Err(format!(
+                        "Expected where document operand for {op} to be a non-empty str"
+                    ));
                 }
                 WhereDocument::Contains {
                     text,
@@ -345,7 +357,10 @@ mod tests {
         assert!(!check(json!({"a": {"$gt": 0}}), json!({"a": "x"})));
         assert!(check(json!({"a": {"$in": ["x", "y"]}}), json!({"a": "y"})));
         assert!(check(json!({"a": {"$nin": ["x"]}}), json!({})));
-        assert!(check(json!({"t": {"$contains": "b"}}), json!({"t": ["a", "b"]})));
+        assert!(check(
+            json!({"t": {"$contains": "b"}}),
+            json!({"t": ["a", "b"]})
+        ));
         assert!(check(
             json!({"$or": [{"a": 2}, {"$and": [{"b": {"$gte": 3}}, {"c": false}]}]}),
             json!({"a": 1, "b": 3, "c": false})
@@ -382,10 +397,14 @@ mod tests {
 
     #[test]
     fn document_filters_use_substring_and_regex_semantics() {
-        let w = WhereDocument::parse(&json!({"$contains": "at c"})).unwrap().unwrap();
+        let w = WhereDocument::parse(&json!({"$contains": "at c"}))
+            .unwrap()
+            .unwrap();
         assert!(w.matches(Some("the cat cat")));
         assert!(!w.matches(None));
-        let w = WhereDocument::parse(&json!({"$not_regex": "^th"})).unwrap().unwrap();
+        let w = WhereDocument::parse(&json!({"$not_regex": "^th"}))
+            .unwrap()
+            .unwrap();
         assert!(!w.matches(Some("the")));
         assert!(w.matches(None));
     }

@@ -182,15 +182,20 @@ mod tests {
         let base = [rec("a", 1.0), rec("b", 2.0), rec("c", 3.0)];
         let lookup = |id: &str| base.iter().find(|r| r.id == id);
         let entries = vec![
-            op(Operation::Add, "a", 9.0, &[]),                          // ignored: exists
-            op(Operation::Update, "zz", 9.0, &[]),                      // ignored: missing
-            op(Operation::Upsert, "b", 5.0, &[("k", Some(1)), ("j", Some(2))]),
-            op(Operation::Update, "b", 6.0, &[("k", None)]),            // merge, drop k
+            op(Operation::Add, "a", 9.0, &[]),     // ignored: exists
+            op(Operation::Update, "zz", 9.0, &[]), // ignored: missing
+            op(
+                Operation::Upsert,
+                "b",
+                5.0,
+                &[("k", Some(1)), ("j", Some(2))],
+            ),
+            op(Operation::Update, "b", 6.0, &[("k", None)]), // merge, drop k
             op(Operation::Delete, "c", 0.0, &[]),
             op(Operation::Add, "d", 4.0, &[]),
             op(Operation::Add, "e", 5.0, &[]),
             op(Operation::Delete, "d", 0.0, &[]),
-            op(Operation::Upsert, "d", 7.0, &[]),                       // re-created: keeps its slot
+            op(Operation::Upsert, "d", 7.0, &[]), // re-created: keeps its slot
         ];
         let overlay = Overlay::build(lookup, &entries);
         let merged: Vec<&Record> = overlay.merged(base.iter()).collect();

@@ -34,12 +34,10 @@ impl MetadataValue {
             Value::Number(n) => scalar_number(n)?,
             Value::String(s) => MetadataValue::Str(s.clone()),
             Value::Array(items) => array_from_json(items)?,
-            Value::Object(_) => {
-                return Err(
-                    "metadata values must be str, int, float, bool or a list of them, not an object"
-                        .to_string(),
-                )
-            }
+            Value::Object(_) => return Err(
+                "metadata values must be str, int, float, bool or a list of them, not an object"
+                    .to_string(),
+            ),
         }))
     }
 
@@ -49,9 +47,13 @@ impl MetadataValue {
             MetadataValue::Int(i) => Value::from(*i),
             MetadataValue::Float(f) => float_json(*f),
             MetadataValue::Str(s) => Value::String(s.clone()),
-            MetadataValue::BoolArray(v) => Value::Array(v.iter().map(|b| Value::Bool(*b)).collect()),
+            MetadataValue::BoolArray(v) => {
+                Value::Array(v.iter().map(|b| Value::Bool(*b)).collect())
+            }
             MetadataValue::IntArray(v) => Value::Array(v.iter().map(|i| Value::from(*i)).collect()),
-            MetadataValue::FloatArray(v) => Value::Array(v.iter().map(|f| float_json(*f)).collect()),
+            MetadataValue::FloatArray(v) => {
+                Value::Array(v.iter().map(|f| float_json(*f)).collect())
+            }
             MetadataValue::StrArray(v) => {
                 Value::Array(v.iter().map(|s| Value::String(s.clone())).collect())
             }
@@ -105,13 +107,19 @@ fn array_from_json(items: &[Value]) -> Result<MetadataValue, String> {
                 .map(|v| v.as_str().map(str::to_string).ok_or_else(mixed))
                 .collect::<Result<_, _>>()?,
         ),
-        Value::Number(_) if items.iter().all(|v| v.is_i64()) => MetadataValue::IntArray(
-            items.iter().filter_map(Value::as_i64).collect(),
-        ),
+        Value::Number(_) if items.iter().all(|v| v.is_i64()) => {
+            MetadataValue::IntArray(items.iter().filter_map(Value::as_i64).collect())
+        }
         Value::Number(_) => MetadataValue::FloatArray(
             items
                 .iter()
-                .map(|v| if v.is_number() { v.as_f64().ok_or_else(mixed) } else { Err(mixed()) })
+                .map(|v| {
+                    if v.is_number() {
+                        v.as_f64().ok_or_else(mixed)
+                    } else {
+                        Err(mixed())
+                    }
+                })
                 .collect::<Result<_, _>>()?,
         ),
         _ => return Err("metadata lists may hold only str, int, float or bool".to_string()),
@@ -142,7 +150,12 @@ pub fn metadata_update_from_json(v: &Value) -> Result<MetadataUpdate, String> {
         return Err("metadata must be an object".to_string());
     };
     map.iter()
-        .map(|(k, v)| Ok((k.clone(), MetadataValue::from_json(v).map_err(|e| format!("key {k:?}: {e}"))?)))
+        .map(|(k, v)| {
+            Ok((
+                k.clone(),
+                MetadataValue::from_json(v).map_err(|e| format!("key {k:?}: {e}"))?,
+            ))
+        })
         .collect()
 }
 
@@ -270,7 +283,8 @@ mod tests {
 
     #[test]
     fn metadata_json_round_trip_keeps_int_float_distinction() {
-        let v = json!({"a": 1, "b": 1.5, "c": "x", "d": true, "e": [1, 2], "f": ["p"], "g": [1.0, 2]});
+        let v =
+            json!({"a": 1, "b": 1.5, "c": "x", "d": true, "e": [1, 2], "f": ["p"], "g": [1.0, 2]});
         let m = metadata_update_from_json(&v).unwrap();
         assert_eq!(m["a"], Some(MetadataValue::Int(1)));
         assert_eq!(m["b"], Some(MetadataValue::Float(1.5)));

@@ -48,7 +48,10 @@ impl Manifest {
 }
 
 /// Encodes records; all embeddings must have `dimension` components.
-pub fn encode_records<'a>(dimension: u32, records: impl ExactSizeIterator<Item = &'a Record>) -> Vec<u8> {
+pub fn encode_records<'a>(
+    dimension: u32,
+    records: impl ExactSizeIterator<Item = &'a Record>,
+) -> Vec<u8> {
     let mut w = Writer::with_capacity(64 + records.len() * (dimension as usize * 4 + 64));
     w.bytes(RECORDS_MAGIC);
     w.u16(RECORDS_FORMAT_VERSION);

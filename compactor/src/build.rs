@@ -8,7 +8,8 @@ use silt_common::keys::{version_dir, version_file};
 use silt_common::materialize::Overlay;
 use silt_common::record::Record;
 use silt_common::segment::{
-    encode_records, read_version, FileEntry, Manifest, MANIFEST_FILE, MANIFEST_FORMAT_VERSION, RECORDS_FILE,
+    encode_records, read_version, FileEntry, Manifest, MANIFEST_FILE, MANIFEST_FORMAT_VERSION,
+    RECORDS_FILE,
 };
 use silt_common::storage::{put_if_absent, DynStore};
 use silt_common::CollectionId;
@@ -40,7 +41,11 @@ impl Default for CompactorConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     NothingToDo,
-    Registered { version: u64, compacted_offset: u64, records: u64 },
+    Registered {
+        version: u64,
+        compacted_offset: u64,
+        records: u64,
+    },
     /// Another compactor registered a version first; this attempt's work was discarded.
     LostRace,
 }
@@ -54,7 +59,12 @@ pub struct Compactor {
 }
 
 impl Compactor {
-    pub fn new(store: DynStore, sysdb: SysDb, log: Arc<dyn LogService>, config: CompactorConfig) -> Self {
+    pub fn new(
+        store: DynStore,
+        sysdb: SysDb,
+        log: Arc<dyn LogService>,
+        config: CompactorConfig,
+    ) -> Self {
         Compactor {
             store,
             sysdb,
@@ -84,7 +94,8 @@ impl Compactor {
             Some(key) => read_version(self.store.as_ref(), key).await?.1,
             None => Vec::new(),
         };
-        let index: std::collections::HashMap<&str, &Record> = base.iter().map(|r| (r.id.as_str(), r)).collect();
+        let index: std::collections::HashMap<&str, &Record> =
+            base.iter().map(|r| (r.id.as_str(), r)).collect();
         let overlay = Overlay::build(|id| index.get(id).copied(), &tail);
         let records: Vec<&Record> = overlay.merged(base.iter()).collect();
         let dimension = collection
@@ -96,7 +107,12 @@ impl Compactor {
         let dir = version_dir(id, version, &attempt[..12]);
         let records_bytes = encode_records(dimension.unwrap_or(0), records.iter().copied());
         let records_size = records_bytes.len() as u64;
-        put_if_absent(self.store.as_ref(), &version_file(&dir, RECORDS_FILE), records_bytes).await?;
+        put_if_absent(
+            self.store.as_ref(),
+            &version_file(&dir, RECORDS_FILE),
+            records_bytes,
+        )
+        .await?;
         let manifest = Manifest {
             format_version: MANIFEST_FORMAT_VERSION,
             collection_id: id.to_string(),

@@ -11,7 +11,11 @@ use silt_common::storage::DynStore;
 use crate::{CompactError, Compactor};
 
 pub(crate) async fn delete_dir(store: &DynStore, dir: &Path) -> Result<usize, CompactError> {
-    let keys: Vec<Path> = store.list(Some(dir)).map_ok(|m| m.location).try_collect().await?;
+    let keys: Vec<Path> = store
+        .list(Some(dir))
+        .map_ok(|m| m.location)
+        .try_collect()
+        .await?;
     let n = keys.len();
     let mut results = store.delete_stream(futures::stream::iter(keys.into_iter().map(Ok)).boxed());
     while let Some(r) = results.next().await {
@@ -31,7 +35,9 @@ impl Compactor {
         let mut deleted = 0;
         for v in self.sysdb.superseded_versions(cutoff, 1000).await? {
             deleted += delete_dir(&self.store, &version_dir_of(&v.manifest)).await?;
-            self.sysdb.forget_version(v.collection_id, v.version).await?;
+            self.sysdb
+                .forget_version(v.collection_id, v.version)
+                .await?;
         }
         for id in self.sysdb.deleted_collections(cutoff, 1000).await? {
             deleted += delete_dir(&self.store, &Path::from(collection_prefix(id))).await?;

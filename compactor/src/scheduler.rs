@@ -22,7 +22,9 @@ impl Compactor {
             match outcome {
                 Ok(Outcome::Registered { .. }) => registered += 1,
                 Ok(_) => {}
-                Err(e) => tracing::warn!(collection = %id, error = %e, "compaction failed; will retry"),
+                Err(e) => {
+                    tracing::warn!(collection = %id, error = %e, "compaction failed; will retry")
+                }
             }
         }
         Ok(registered)
@@ -40,7 +42,7 @@ impl Compactor {
                     tracing::warn!(error = %e, "compaction round failed");
                 }
                 rounds += 1;
-                if rounds % 20 == 0 {
+                if rounds.is_multiple_of(20) {
                     let now_ms = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map(|d| d.as_millis() as i64)

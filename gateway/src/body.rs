@@ -17,17 +17,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e: BytesRejection| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(ErrorKind::TooLarge, format!("Request body too large: {e}"))
-            } else {
-                ApiError::invalid(format!("Could not read request body: {e}"))
-            }
-        })?;
-        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) { b"{}" } else { &bytes };
-        serde_json::from_slice(bytes).map(Body).map_err(|e| match e.classify() {
-            Category::Data => ApiError::new(ErrorKind::Unprocessable, format!("Invalid request: {e}")),
-            _ => ApiError::invalid(format!("Invalid JSON in request body: {e}")),
-        })
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(|e: BytesRejection| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::new(ErrorKind::TooLarge, format!("Request body too large: {e}"))
+                } else {
+                    ApiError::invalid(format!("Could not read request body: {e}"))
+                }
+            })?;
+        let bytes: &[u8] = if bytes.iter().all(u8::is_ascii_whitespace) {
+            b"{}"
+        } else {
+            &bytes
+        };
+        serde_json::from_slice(bytes)
+            .map(Body)
+            .map_err(|e| match e.classify() {
+                Category::Data => {
+                    ApiError::new(ErrorKind::Unprocessable, format!("Invalid request: {e}"))
+                }
+                _ => ApiError::invalid(format!("Invalid JSON in request body: {e}")),
+            })
     }
 }

@@ -16,9 +16,17 @@ use crate::Limits;
 /// Chroma's naming rule for collections: 3–512 characters from `[a-zA-Z0-9._-]`, starting and
 /// ending with a letter or digit, no `..`, and not an IPv4 address.
 pub fn collection_name(name: &str) -> ApiResult<()> {
-    let ok_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    let ends_ok = name.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && name.chars().last().is_some_and(|c| c.is_ascii_alphanumeric());
+    let ok_chars = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    let ends_ok = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
     let is_ipv4 = name.parse::<std::net::Ipv4Addr>().is_ok();
     if (3..=512).contains(&name.len()) && ok_chars && ends_ok && !name.contains("..") && !is_ipv4 {
         return Ok(());
@@ -55,7 +63,9 @@ impl EmbeddingInput {
                     .decode(s.as_bytes())
                     .map_err(|e| ApiError::invalid(format!("Invalid base64 embedding: {e}")))?;
                 if bytes.len() % 4 != 0 {
-                    return Err(ApiError::invalid("Invalid base64 embedding: length is not a multiple of 4 bytes"));
+                    return Err(ApiError::invalid(
+                        "Invalid base64 embedding: length is not a multiple of 4 bytes",
+                    ));
                 }
                 bytes
                     .chunks_exact(4)
@@ -64,7 +74,9 @@ impl EmbeddingInput {
             }
         };
         if v.iter().any(|x| !x.is_finite()) {
-            return Err(ApiError::invalid("Embeddings must contain only finite numbers"));
+            return Err(ApiError::invalid(
+                "Embeddings must contain only finite numbers",
+            ));
         }
         Ok(v)
     }
@@ -90,7 +102,11 @@ pub fn ids(ids: &[String], limits: &Limits) -> ApiResult<()> {
     if ids.len() > limits.max_batch_size {
         return Err(ApiError::new(
             ErrorKind::TooLarge,
-            format!("Batch size {} exceeds the maximum of {}", ids.len(), limits.max_batch_size),
+            format!(
+                "Batch size {} exceeds the maximum of {}",
+                ids.len(),
+                limits.max_batch_size
+            ),
         ));
     }
     let mut seen = HashSet::with_capacity(ids.len());
@@ -100,7 +116,10 @@ pub fn ids(ids: &[String], limits: &Limits) -> ApiResult<()> {
             return Err(ApiError::invalid("Expected IDs to be non-empty strings"));
         }
         if id.len() > limits.max_id_bytes {
-            return Err(ApiError::invalid(format!("ID longer than {} bytes", limits.max_id_bytes)));
+            return Err(ApiError::invalid(format!(
+                "ID longer than {} bytes",
+                limits.max_id_bytes
+            )));
         }
         if !seen.insert(id.as_str()) && dups.len() < 10 {
             dups.push(id.as_str());
@@ -127,7 +146,11 @@ fn same_length<T>(what: &str, column: &Option<Vec<T>>, n: usize) -> ApiResult<()
 
 /// Turns a batch body into log operations, checking every rule first. Returns the operations
 /// and the dimension of the embeddings they carry, if any.
-pub fn batch(body: BatchBody, operation: Operation, limits: &Limits) -> ApiResult<(Vec<OperationRecord>, Option<usize>)> {
+pub fn batch(
+    body: BatchBody,
+    operation: Operation,
+    limits: &Limits,
+) -> ApiResult<(Vec<OperationRecord>, Option<usize>)> {
     ids(&body.ids, limits)?;
     let n = body.ids.len();
     same_length("embeddings", &body.embeddings, n)?;
@@ -140,7 +163,10 @@ pub fn batch(body: BatchBody, operation: Operation, limits: &Limits) -> ApiResul
         ));
     }
     let mut embeddings = match body.embeddings {
-        Some(e) => e.into_iter().map(|e| e.decode().map(Some)).collect::<ApiResult<Vec<_>>>()?,
+        Some(e) => e
+            .into_iter()
+            .map(|e| e.decode().map(Some))
+            .collect::<ApiResult<Vec<_>>>()?,
         None => vec![None; n],
     };
     let mut dimension = None;
@@ -198,7 +224,8 @@ pub fn batch(body: BatchBody, operation: Operation, limits: &Limits) -> ApiResul
 }
 
 fn metadata(v: &Value, limits: &Limits) -> ApiResult<silt_common::record::MetadataUpdate> {
-    let m = metadata_update_from_json(v).map_err(|e| ApiError::invalid(format!("Invalid metadata: {e}")))?;
+    let m = metadata_update_from_json(v)
+        .map_err(|e| ApiError::invalid(format!("Invalid metadata: {e}")))?;
     if m.len() > limits.max_metadata_keys {
         return Err(ApiError::invalid(format!(
             "Metadata has {} keys, the maximum is {}",
@@ -219,7 +246,9 @@ pub fn collection_metadata(v: &Option<Value>, limits: &Limits) -> ApiResult<Opti
         Some(v) => {
             let m = metadata(v, limits)?;
             if m.values().any(Option::is_none) {
-                return Err(ApiError::invalid("Collection metadata values must not be null"));
+                return Err(ApiError::invalid(
+                    "Collection metadata values must not be null",
+                ));
             }
             Ok(Some(v.clone()))
         }
@@ -229,13 +258,16 @@ pub fn collection_metadata(v: &Option<Value>, limits: &Limits) -> ApiResult<Opti
 pub fn where_filter(v: &Option<Value>) -> ApiResult<Option<Where>> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => Where::parse(v).map_err(|e| ApiError::invalid(format!("Invalid where clause: {e}"))),
+        Some(v) => {
+            Where::parse(v).map_err(|e| ApiError::invalid(format!("Invalid where clause: {e}")))
+        }
     }
 }
 
 pub fn where_document_filter(v: &Option<Value>) -> ApiResult<Option<WhereDocument>> {
     match v {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => WhereDocument::parse(v).map_err(|e| ApiError::invalid(format!("Invalid where document clause: {e}"))),
+        Some(v) => WhereDocument::parse(v)
+            .map_err(|e| ApiError::invalid(format!("Invalid where document clause: {e}"))),
     }
 }

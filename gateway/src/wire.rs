@@ -90,7 +90,12 @@ pub fn get_result(records: &[Record], p: Projection, include: Vec<String>) -> Va
 pub fn query_result(results: &[Vec<Scored>], p: Projection, include: Vec<String>) -> Value {
     let nested = |on: bool, f: &dyn Fn(&Scored) -> Value| -> Value {
         if on {
-            Value::Array(results.iter().map(|q| Value::Array(q.iter().map(f).collect())).collect())
+            Value::Array(
+                results
+                    .iter()
+                    .map(|q| Value::Array(q.iter().map(f).collect()))
+                    .collect(),
+            )
         } else {
             Value::Null
         }

@@ -95,7 +95,11 @@ impl CollectionLog {
             && now_ms.saturating_sub(self.last_used_ms.load(Ordering::Relaxed)) > idle_ms
     }
 
-    pub async fn append(self: &Arc<Self>, shared: &Arc<Shared>, records: Vec<OperationRecord>) -> SiltResult<AppendReceipt> {
+    pub async fn append(
+        self: &Arc<Self>,
+        shared: &Arc<Shared>,
+        records: Vec<OperationRecord>,
+    ) -> SiltResult<AppendReceipt> {
         let (reply, done) = oneshot::channel();
         let start_committer = {
             let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -140,7 +144,8 @@ impl CollectionLog {
 
     async fn commit_group(&self, shared: &Shared, group: Vec<Pending>) {
         let counts: Vec<usize> = group.iter().map(|p| p.records.len()).collect();
-        let (records, replies): (Vec<_>, Vec<_>) = group.into_iter().map(|p| (p.records, p.reply)).unzip();
+        let (records, replies): (Vec<_>, Vec<_>) =
+            group.into_iter().map(|p| (p.records, p.reply)).unzip();
         let records: Vec<OperationRecord> = records.into_iter().flatten().collect();
         match self.commit(shared, records).await {
             Ok(first) => {
@@ -164,7 +169,11 @@ impl CollectionLog {
     }
 
     /// Writes `records` as one fragment at the true end of the log and returns its first offset.
-    async fn commit(&self, shared: &Shared, records: Vec<OperationRecord>) -> Result<u64, LogError> {
+    async fn commit(
+        &self,
+        shared: &Shared,
+        records: Vec<OperationRecord>,
+    ) -> Result<u64, LogError> {
         let mut tail = self.tail.lock().await;
         self.ensure_fresh(shared, &mut tail).await?;
         let limit = shared.config.max_tail_records;
@@ -181,9 +190,11 @@ impl CollectionLog {
             match put_if_absent(shared.store.as_ref(), &log_fragment(self.id, first), bytes).await {
                 Ok(()) => {
                     let last = first + records.len() as u64 - 1;
-                    tail.entries.extend(
-                        records.into_iter().enumerate().map(|(i, record)| LogEntry { offset: first + i as u64, record }),
-                    );
+                    tail.entries
+                        .extend(records.into_iter().enumerate().map(|(i, record)| LogEntry {
+                            offset: first + i as u64,
+                            record,
+                        }));
                     tail.next_offset = last + 1;
                     tail.recovered_at = Some(Instant::now());
                     shared.sysdb.advance_log_position(self.id, last).await?;
@@ -216,7 +227,10 @@ impl CollectionLog {
             if last.offset > collection.log_position {
                 // A writer died between its PUT and recording the position: record it now, or
                 // the compactor would never learn of those writes.
-                shared.sysdb.advance_log_position(self.id, last.offset).await?;
+                shared
+                    .sysdb
+                    .advance_log_position(self.id, last.offset)
+                    .await?;
             }
         }
         tail.compacted_offset = compacted;
@@ -235,7 +249,12 @@ impl CollectionLog {
             drop(tail);
             return read_after(&shared.store, self.id, after).await;
         }
-        Ok(tail.entries.iter().filter(|e| e.offset > after).cloned().collect())
+        Ok(tail
+            .entries
+            .iter()
+            .filter(|e| e.offset > after)
+            .cloned()
+            .collect())
     }
 
     pub async fn mark_compacted(&self, offset: u64) {

@@ -46,7 +46,9 @@ impl From<LogError> for SiltError {
             LogError::Store(_) | LogError::WriterGone => ErrorKind::Unavailable,
             LogError::SysDb(SysDbError::NotFound(_)) => ErrorKind::NotFound,
             LogError::SysDb(SysDbError::Database(_)) => ErrorKind::Unavailable,
-            LogError::SysDb(_) | LogError::Corrupt { .. } | LogError::Gap { .. } => ErrorKind::Internal,
+            LogError::SysDb(_) | LogError::Corrupt { .. } | LogError::Gap { .. } => {
+                ErrorKind::Internal
+            }
             LogError::Backpressure { .. } => ErrorKind::Backpressure,
         };
         SiltError::new(kind, e.to_string())

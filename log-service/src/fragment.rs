@@ -28,7 +28,11 @@ impl Fragment {
 }
 
 /// Encodes `records` as offsets `first_offset..`; `records` must not be empty.
-pub fn encode_fragment(collection: CollectionId, first_offset: u64, records: &[OperationRecord]) -> Vec<u8> {
+pub fn encode_fragment(
+    collection: CollectionId,
+    first_offset: u64,
+    records: &[OperationRecord],
+) -> Vec<u8> {
     let mut w = Writer::with_capacity(64 + records.len() * 256);
     w.bytes(MAGIC);
     w.u16(FRAGMENT_FORMAT_VERSION);

@@ -30,7 +30,11 @@ pub struct AppendReceipt {
 #[async_trait]
 pub trait LogService: Send + Sync + 'static {
     /// Appends records in order; returns once they are durable in object storage.
-    async fn append(&self, collection: CollectionId, records: Vec<OperationRecord>) -> SiltResult<AppendReceipt>;
+    async fn append(
+        &self,
+        collection: CollectionId,
+        records: Vec<OperationRecord>,
+    ) -> SiltResult<AppendReceipt>;
 
     /// Every entry with an offset greater than `after`, in offset order.
     async fn read_tail(&self, collection: CollectionId, after: u64) -> SiltResult<Vec<LogEntry>>;

@@ -58,7 +58,10 @@ impl ObjectLog {
 
     /// Number of collections whose state is held in memory.
     pub fn resident_collections(&self) -> usize {
-        self.collections.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.collections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Drops the state of collections idle for longer than the configured time.
@@ -91,7 +94,10 @@ impl ObjectLog {
                 .map(|w| Ok(log_fragment(item.collection, w[0])))
                 .collect();
             let n = doomed.len();
-            let mut results = self.shared.store.delete_stream(futures::stream::iter(doomed).boxed());
+            let mut results = self
+                .shared
+                .store
+                .delete_stream(futures::stream::iter(doomed).boxed());
             while let Some(r) = results.next().await {
                 match r {
                     Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
@@ -121,15 +127,24 @@ impl ObjectLog {
 
 #[async_trait]
 impl LogService for ObjectLog {
-    async fn append(&self, collection: CollectionId, records: Vec<OperationRecord>) -> SiltResult<AppendReceipt> {
+    async fn append(
+        &self,
+        collection: CollectionId,
+        records: Vec<OperationRecord>,
+    ) -> SiltResult<AppendReceipt> {
         if records.is_empty() {
             return Err(SiltError::invalid("an append needs at least one record"));
         }
-        self.collection(collection).append(&self.shared, records).await
+        self.collection(collection)
+            .append(&self.shared, records)
+            .await
     }
 
     async fn read_tail(&self, collection: CollectionId, after: u64) -> SiltResult<Vec<LogEntry>> {
-        Ok(self.collection(collection).read_tail(&self.shared, after).await?)
+        Ok(self
+            .collection(collection)
+            .read_tail(&self.shared, after)
+            .await?)
     }
 
     async fn mark_compacted(&self, collection: CollectionId, offset: u64) -> SiltResult<()> {
@@ -145,4 +160,3 @@ impl LogService for ObjectLog {
         Ok(())
     }
 }
-

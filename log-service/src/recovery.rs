@@ -16,15 +16,25 @@ use crate::LogError;
 const PARALLEL_GETS: usize = 16;
 
 /// First offsets of every fragment of the collection, ascending.
-pub(crate) async fn list_fragments(store: &DynStore, collection: CollectionId) -> Result<Vec<u64>, LogError> {
+pub(crate) async fn list_fragments(
+    store: &DynStore,
+    collection: CollectionId,
+) -> Result<Vec<u64>, LogError> {
     let dir = log_dir(collection);
     let metas: Vec<_> = store.list(Some(&dir)).try_collect().await?;
-    let mut firsts: Vec<u64> = metas.iter().filter_map(|m| parse_log_fragment(&m.location)).collect();
+    let mut firsts: Vec<u64> = metas
+        .iter()
+        .filter_map(|m| parse_log_fragment(&m.location))
+        .collect();
     firsts.sort_unstable();
     Ok(firsts)
 }
 
-pub(crate) async fn read_fragment(store: &DynStore, collection: CollectionId, first: u64) -> Result<Fragment, LogError> {
+pub(crate) async fn read_fragment(
+    store: &DynStore,
+    collection: CollectionId,
+    first: u64,
+) -> Result<Fragment, LogError> {
     let key: Path = log_fragment(collection, first);
     let bytes = store.get(&key).await?.bytes().await?;
     let fragment = decode_fragment(&bytes, collection).map_err(|source| LogError::Corrupt {
@@ -44,11 +54,17 @@ pub(crate) async fn read_fragment(store: &DynStore, collection: CollectionId, fi
 }
 
 /// All entries with offsets greater than `after`, read from object storage, checked to be dense.
-pub(crate) async fn read_after(store: &DynStore, collection: CollectionId, after: u64) -> Result<Vec<LogEntry>, LogError> {
+pub(crate) async fn read_after(
+    store: &DynStore,
+    collection: CollectionId,
+    after: u64,
+) -> Result<Vec<LogEntry>, LogError> {
     let firsts = list_fragments(store, collection).await?;
     // Fragments before the last one starting at or before `after + 1` end at or before `after`
     // (the next one starts no later than `after + 1`), so they are skipped without a GET.
-    let from = firsts.partition_point(|&f| f <= after + 1).saturating_sub(1);
+    let from = firsts
+        .partition_point(|&f| f <= after + 1)
+        .saturating_sub(1);
     let wanted = &firsts[from..];
     let fragments: Vec<Fragment> = futures::stream::iter(wanted.iter().copied())
         .map(|first| read_fragment(store, collection, first))
@@ -83,9 +99,14 @@ mod tests {
     use std::sync::Arc;
 
     async fn write(store: &DynStore, c: CollectionId, first: u64, n: usize) {
-        let records: Vec<_> = (0..n).map(|i| OperationRecord::delete(format!("r{}", first as usize + i))).collect();
+        let records: Vec<_> = (0..n)
+            .map(|i| OperationRecord::delete(format!("r{}", first as usize + i)))
+            .collect();
         store
-            .put(&log_fragment(c, first), encode_fragment(c, first, &records).into())
+            .put(
+                &log_fragment(c, first),
+                encode_fragment(c, first, &records).into(),
+            )
             .await
             .unwrap();
     }
@@ -98,7 +119,12 @@ mod tests {
         write(&store, c, 4, 2).await; // 4..=5
         write(&store, c, 6, 4).await; // 6..=9
         for after in 0..=9u64 {
-            let got: Vec<u64> = read_after(&store, c, after).await.unwrap().iter().map(|e| e.offset).collect();
+            let got: Vec<u64> = read_after(&store, c, after)
+                .await
+                .unwrap()
+                .iter()
+                .map(|e| e.offset)
+                .collect();
             let want: Vec<u64> = (after + 1..=9).collect();
             assert_eq!(got, want, "after {after}");
         }
@@ -110,6 +136,9 @@ mod tests {
         let c = CollectionId::new_random();
         write(&store, c, 1, 3).await;
         write(&store, c, 6, 1).await;
-        assert!(matches!(read_after(&store, c, 0).await, Err(LogError::Gap { expected: 4, .. })));
+        assert!(matches!(
+            read_after(&store, c, 0).await,
+            Err(LogError::Gap { expected: 4, .. })
+        ));
     }
 }

@@ -20,13 +20,22 @@ impl<'a> Matcher<'a> {
     fn new(filters: &'a Filters) -> Self {
         Matcher {
             filters,
-            ids: filters.ids.as_ref().map(|ids| ids.iter().map(String::as_str).collect()),
+            ids: filters
+                .ids
+                .as_ref()
+                .map(|ids| ids.iter().map(String::as_str).collect()),
         }
     }
 
     fn matches(&self, r: &Record) -> bool {
-        self.ids.as_ref().is_none_or(|ids| ids.contains(r.id.as_str()))
-            && self.filters.r#where.as_ref().is_none_or(|w| w.matches(&r.metadata))
+        self.ids
+            .as_ref()
+            .is_none_or(|ids| ids.contains(r.id.as_str()))
+            && self
+                .filters
+                .r#where
+                .as_ref()
+                .is_none_or(|w| w.matches(&r.metadata))
             && self
                 .filters
                 .where_document
@@ -38,9 +47,21 @@ impl<'a> Matcher<'a> {
 fn project(r: &Record, include: Include) -> Record {
     Record {
         id: r.id.clone(),
-        embedding: if include.embeddings { r.embedding.clone() } else { Vec::new() },
-        document: if include.documents { r.document.clone() } else { None },
-        metadata: if include.metadatas { r.metadata.clone() } else { Metadata::new() },
+        embedding: if include.embeddings {
+            r.embedding.clone()
+        } else {
+            Vec::new()
+        },
+        document: if include.documents {
+            r.document.clone()
+        } else {
+            None
+        },
+        metadata: if include.metadatas {
+            r.metadata.clone()
+        } else {
+            Metadata::new()
+        },
         uri: if include.uris { r.uri.clone() } else { None },
     }
 }
@@ -56,7 +77,10 @@ pub(crate) fn execute_get(snapshot: &Snapshot, request: &GetRequest) -> Vec<Reco
         .collect()
 }
 
-pub(crate) fn execute_knn(snapshot: &Snapshot, request: &KnnRequest) -> SiltResult<Vec<Vec<Scored>>> {
+pub(crate) fn execute_knn(
+    snapshot: &Snapshot,
+    request: &KnnRequest,
+) -> SiltResult<Vec<Vec<Scored>>> {
     let distance = snapshot.collection.distance();
     let matcher = Matcher::new(&request.filters);
     let candidates: Vec<&Record> = snapshot.records().filter(|r| matcher.matches(r)).collect();
@@ -79,7 +103,9 @@ pub(crate) fn execute_knn(snapshot: &Snapshot, request: &KnnRequest) -> SiltResu
             .collect();
         let k = request.n_results.min(scored.len());
         let by_distance = |a: &(f32, usize), b: &(f32, usize)| {
-            a.0.partial_cmp(&b.0).unwrap_or(Ordering::Equal).then(a.1.cmp(&b.1))
+            a.0.partial_cmp(&b.0)
+                .unwrap_or(Ordering::Equal)
+                .then(a.1.cmp(&b.1))
         };
         if k < scored.len() && k > 0 {
             scored.select_nth_unstable_by(k - 1, by_distance);

@@ -22,7 +22,9 @@ pub struct QueryConfig {
 
 impl Default for QueryConfig {
     fn default() -> Self {
-        QueryConfig { cache_bytes: 512 << 20 }
+        QueryConfig {
+            cache_bytes: 512 << 20,
+        }
     }
 }
 
@@ -46,7 +48,12 @@ impl Snapshot {
 }
 
 impl QueryNode {
-    pub fn new(store: DynStore, sysdb: SysDb, log: Arc<dyn LogService>, config: QueryConfig) -> Self {
+    pub fn new(
+        store: DynStore,
+        sysdb: SysDb,
+        log: Arc<dyn LogService>,
+        config: QueryConfig,
+    ) -> Self {
         QueryNode {
             sysdb,
             log,

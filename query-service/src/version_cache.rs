@@ -21,12 +21,24 @@ impl LoadedVersion {
     }
 
     fn new(records: Vec<Record>) -> Self {
-        let by_id = records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+        let by_id = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
         let bytes = records
             .iter()
-            .map(|r| 96 + r.id.len() * 2 + r.embedding.len() * 4 + r.document.as_ref().map_or(0, String::len))
+            .map(|r| {
+                96 + r.id.len() * 2
+                    + r.embedding.len() * 4
+                    + r.document.as_ref().map_or(0, String::len)
+            })
             .sum();
-        LoadedVersion { records, by_id, bytes }
+        LoadedVersion {
+            records,
+            by_id,
+            bytes,
+        }
     }
 
     pub fn lookup(&self, id: &str) -> Option<&Record> {
@@ -62,7 +74,10 @@ impl VersionCache {
     }
 
     pub fn resident_bytes(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).used_bytes
+        self.inner
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .used_bytes
     }
 
     pub async fn load(&self, manifest_key: &str) -> Result<Arc<LoadedVersion>, VersionReadError> {
@@ -84,7 +99,10 @@ impl VersionCache {
             inner.used_bytes += version.bytes;
             inner.entries.insert(
                 manifest_key.to_string(),
-                Entry { version: version.clone(), last_used: now },
+                Entry {
+                    version: version.clone(),
+                    last_used: now,
+                },
             );
         }
         while inner.used_bytes > self.budget_bytes && inner.entries.len() > 1 {

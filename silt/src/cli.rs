@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "silt", version, about = "Silt: an object-storage-native search engine that speaks Chroma's API")]
+#[command(
+    name = "silt",
+    version,
+    about = "Silt: an object-storage-native search engine that speaks Chroma's API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -15,7 +15,8 @@ use silt_sysdb::SysDb;
 use crate::cli::RunArgs;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.path).with_context(|| format!("creating {}", args.path.display()))?;
+    std::fs::create_dir_all(&args.path)
+        .with_context(|| format!("creating {}", args.path.display()))?;
     let data = args.path.canonicalize()?;
     let objects = data.join("objects");
     let base = open_store(&objects.to_string_lossy(), &S3Settings::default())?;
@@ -39,7 +40,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         store.clone(),
         sysdb.clone(),
         log.clone(),
-        QueryConfig { cache_bytes: args.cache_mb << 20 },
+        QueryConfig {
+            cache_bytes: args.cache_mb << 20,
+        },
     ));
     let compactor = Arc::new(Compactor::new(
         store.clone(),
@@ -56,7 +59,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         sysdb,
         log,
         query,
-        limits: Limits { max_batch_size: args.max_batch_size, ..Limits::default() },
+        limits: Limits {
+            max_batch_size: args.max_batch_size,
+            ..Limits::default()
+        },
         allow_reset: args.allow_reset,
     });
     let addr = format!("{}:{}", args.host, args.port);

@@ -49,7 +49,10 @@ fn collection_not_found(what: impl std::fmt::Display) -> SysDbError {
 }
 
 impl SysDb {
-    pub async fn create_collection(&self, new: NewCollection) -> Result<(Collection, bool), SysDbError> {
+    pub async fn create_collection(
+        &self,
+        new: NewCollection,
+    ) -> Result<(Collection, bool), SysDbError> {
         let db = self.get_database(&new.tenant, &new.database).await?;
         if new.get_or_create {
             if let Some(existing) = self.find_collection(&db.id, &new.name).await? {
@@ -75,7 +78,10 @@ impl SysDb {
             Ok(_) => Ok((self.get_collection(id).await?, true)),
             Err(e) if SysDbError::is_unique_violation(&e) => {
                 // Lost a race with another creator of the same name.
-                match (new.get_or_create, self.find_collection(&db.id, &new.name).await?) {
+                match (
+                    new.get_or_create,
+                    self.find_collection(&db.id, &new.name).await?,
+                ) {
                     (true, Some(existing)) => Ok((existing, false)),
                     _ => Err(SysDbError::AlreadyExists(format!(
                         "Collection [{}] already exists",
@@ -87,7 +93,11 @@ impl SysDb {
         }
     }
 
-    async fn find_collection(&self, database_id: &str, name: &str) -> Result<Option<Collection>, SysDbError> {
+    async fn find_collection(
+        &self,
+        database_id: &str,
+        name: &str,
+    ) -> Result<Option<Collection>, SysDbError> {
         let sql = format!("{SELECT_COLLECTION} WHERE c.database_id = $1 AND c.name = $2 AND c.deleted_at_ms IS NULL");
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(database_id)
@@ -152,7 +162,11 @@ impl SysDb {
         to_u64(&row, "n")
     }
 
-    pub async fn update_collection(&self, id: CollectionId, update: CollectionUpdate) -> Result<Collection, SysDbError> {
+    pub async fn update_collection(
+        &self,
+        id: CollectionId,
+        update: CollectionUpdate,
+    ) -> Result<Collection, SysDbError> {
         let current = self.get_collection(id).await?;
         let name = update.name.unwrap_or(current.name);
         let metadata = update.metadata.or(current.metadata);
@@ -173,13 +187,20 @@ impl SysDb {
     }
 
     /// Soft-deletes a collection by name; its objects are collected later.
-    pub async fn delete_collection(&self, tenant: &str, database: &str, name: &str) -> Result<CollectionId, SysDbError> {
+    pub async fn delete_collection(
+        &self,
+        tenant: &str,
+        database: &str,
+        name: &str,
+    ) -> Result<CollectionId, SysDbError> {
         let collection = self.get_collection_by_name(tenant, database, name).await?;
-        let done = sqlx::query("UPDATE collections SET deleted_at_ms = $1 WHERE id = $2 AND deleted_at_ms IS NULL")
-            .bind(now_ms())
-            .bind(collection.id.to_string())
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(
+            "UPDATE collections SET deleted_at_ms = $1 WHERE id = $2 AND deleted_at_ms IS NULL",
+        )
+        .bind(now_ms())
+        .bind(collection.id.to_string())
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(collection_not_found(name));
         }
@@ -187,7 +208,11 @@ impl SysDb {
     }
 
     /// Fixes the dimension on the first write that carries embeddings; a no-op when already set.
-    pub async fn set_dimension_if_unset(&self, id: CollectionId, dimension: u32) -> Result<Collection, SysDbError> {
+    pub async fn set_dimension_if_unset(
+        &self,
+        id: CollectionId,
+        dimension: u32,
+    ) -> Result<Collection, SysDbError> {
         sqlx::query("UPDATE collections SET dimension = $1 WHERE id = $2 AND dimension IS NULL")
             .bind(i64::from(dimension))
             .bind(id.to_string())
@@ -197,7 +222,11 @@ impl SysDb {
     }
 
     /// Records that the log of `id` reaches at least `position`.
-    pub async fn advance_log_position(&self, id: CollectionId, position: u64) -> Result<(), SysDbError> {
+    pub async fn advance_log_position(
+        &self,
+        id: CollectionId,
+        position: u64,
+    ) -> Result<(), SysDbError> {
         sqlx::query("UPDATE collections SET log_position = $1 WHERE id = $2 AND log_position < $1")
             .bind(position as i64)
             .bind(id.to_string())
@@ -207,7 +236,10 @@ impl SysDb {
     }
 
     /// Live collections whose log runs past their index version.
-    pub async fn uncompacted_collections(&self, limit: u32) -> Result<Vec<CollectionId>, SysDbError> {
+    pub async fn uncompacted_collections(
+        &self,
+        limit: u32,
+    ) -> Result<Vec<CollectionId>, SysDbError> {
         let rows = sqlx::query(
             "SELECT id FROM collections WHERE log_position > compacted_offset AND deleted_at_ms IS NULL LIMIT $1",
         )

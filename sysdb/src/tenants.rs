@@ -34,20 +34,22 @@ impl SysDb {
             return Err(SysDbError::NotFound(format!("Tenant {tenant} not found")));
         }
         let id = uuid::Uuid::new_v4().to_string();
-        sqlx::query("INSERT INTO databases (id, tenant, name, created_at_ms) VALUES ($1, $2, $3, $4)")
-            .bind(&id)
-            .bind(tenant)
-            .bind(name)
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await
-            .map_err(|e| {
-                if SysDbError::is_unique_violation(&e) {
-                    SysDbError::AlreadyExists(format!("Database {name} already exists"))
-                } else {
-                    e.into()
-                }
-            })?;
+        sqlx::query(
+            "INSERT INTO databases (id, tenant, name, created_at_ms) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&id)
+        .bind(tenant)
+        .bind(name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if SysDbError::is_unique_violation(&e) {
+                SysDbError::AlreadyExists(format!("Database {name} already exists"))
+            } else {
+                e.into()
+            }
+        })?;
         Ok(Database {
             id,
             tenant: tenant.to_string(),

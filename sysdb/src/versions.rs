@@ -8,7 +8,11 @@ use crate::{now_ms, SysDb, SysDbError, VersionRecord};
 impl SysDb {
     /// Makes `new` the current version of its collection if the current one is still
     /// `expected_version`. Returns false when another compactor won the race (nothing changes).
-    pub async fn register_version(&self, expected_version: u64, new: &VersionRecord) -> Result<bool, SysDbError> {
+    pub async fn register_version(
+        &self,
+        expected_version: u64,
+        new: &VersionRecord,
+    ) -> Result<bool, SysDbError> {
         let id = new.collection_id.to_string();
         let now = now_ms();
         let mut tx = self.pool.begin().await?;
@@ -50,7 +54,11 @@ impl SysDb {
 
     /// Versions superseded before `before_ms`: no reader that started after the grace period
     /// can still hold them.
-    pub async fn superseded_versions(&self, before_ms: i64, limit: u32) -> Result<Vec<VersionRecord>, SysDbError> {
+    pub async fn superseded_versions(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<VersionRecord>, SysDbError> {
         let rows = sqlx::query(
             "SELECT collection_id, version, manifest, compacted_offset, record_count, superseded_at_ms \
              FROM collection_versions WHERE superseded_at_ms IS NOT NULL AND superseded_at_ms < $1 LIMIT $2",
@@ -80,7 +88,11 @@ impl SysDb {
     }
 
     /// Forgets a superseded version once its objects are deleted.
-    pub async fn forget_version(&self, collection: CollectionId, version: u64) -> Result<(), SysDbError> {
+    pub async fn forget_version(
+        &self,
+        collection: CollectionId,
+        version: u64,
+    ) -> Result<(), SysDbError> {
         sqlx::query("DELETE FROM collection_versions WHERE collection_id = $1 AND version = $2 AND superseded_at_ms IS NOT NULL")
             .bind(collection.to_string())
             .bind(version as i64)
@@ -90,7 +102,11 @@ impl SysDb {
     }
 
     /// Collections soft-deleted before `before_ms`, whose objects may now be removed.
-    pub async fn deleted_collections(&self, before_ms: i64, limit: u32) -> Result<Vec<CollectionId>, SysDbError> {
+    pub async fn deleted_collections(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<CollectionId>, SysDbError> {
         let rows = sqlx::query("SELECT id FROM collections WHERE deleted_at_ms IS NOT NULL AND deleted_at_ms < $1 LIMIT $2")
             .bind(before_ms)
             .bind(i64::from(limit))

@@ -21,30 +21,58 @@ async fn contract(db: SysDb) {
 
     // Tenants and databases.
     db.create_tenant("acme").await.unwrap();
-    assert!(matches!(db.create_tenant("acme").await, Err(SysDbError::AlreadyExists(_))));
+    assert!(matches!(
+        db.create_tenant("acme").await,
+        Err(SysDbError::AlreadyExists(_))
+    ));
     db.create_database("acme", "prod").await.unwrap();
-    assert!(matches!(db.create_database("acme", "prod").await, Err(SysDbError::AlreadyExists(_))));
-    assert!(matches!(db.create_database("nobody", "x").await, Err(SysDbError::NotFound(_))));
+    assert!(matches!(
+        db.create_database("acme", "prod").await,
+        Err(SysDbError::AlreadyExists(_))
+    ));
+    assert!(matches!(
+        db.create_database("nobody", "x").await,
+        Err(SysDbError::NotFound(_))
+    ));
     assert_eq!(db.list_databases("acme", None, 0).await.unwrap().len(), 1);
 
     // Collections: create, duplicate, get_or_create, rename, list, delete and reuse the name.
     let (a, created) = db.create_collection(new_collection("a")).await.unwrap();
     assert!(created);
     assert_eq!(a.distance(), silt_common::distance::Distance::Cosine);
-    assert!(matches!(db.create_collection(new_collection("a")).await, Err(SysDbError::AlreadyExists(_))));
+    assert!(matches!(
+        db.create_collection(new_collection("a")).await,
+        Err(SysDbError::AlreadyExists(_))
+    ));
     let (again, created) = db
-        .create_collection(NewCollection { get_or_create: true, ..new_collection("a") })
+        .create_collection(NewCollection {
+            get_or_create: true,
+            ..new_collection("a")
+        })
         .await
         .unwrap();
     assert!(!created);
     assert_eq!(again.id, a.id);
     let (b, _) = db.create_collection(new_collection("b")).await.unwrap();
     assert!(matches!(
-        db.update_collection(b.id, CollectionUpdate { name: Some("a".into()), metadata: None }).await,
+        db.update_collection(
+            b.id,
+            CollectionUpdate {
+                name: Some("a".into()),
+                metadata: None
+            }
+        )
+        .await,
         Err(SysDbError::AlreadyExists(_))
     ));
     let b = db
-        .update_collection(b.id, CollectionUpdate { name: Some("b2".into()), metadata: Some(json!({"k": 1})) })
+        .update_collection(
+            b.id,
+            CollectionUpdate {
+                name: Some("b2".into()),
+                metadata: Some(json!({"k": 1})),
+            },
+        )
         .await
         .unwrap();
     assert_eq!(b.name, "b2");
@@ -57,22 +85,42 @@ async fn contract(db: SysDb) {
         .map(|c| c.name)
         .collect();
     assert_eq!(listed, ["b2"]);
-    assert_eq!(db.count_collections("default_tenant", "default_database").await.unwrap(), 2);
-    db.delete_collection("default_tenant", "default_database", "a").await.unwrap();
-    assert!(matches!(db.get_collection(a.id).await, Err(SysDbError::NotFound(_))));
+    assert_eq!(
+        db.count_collections("default_tenant", "default_database")
+            .await
+            .unwrap(),
+        2
+    );
+    db.delete_collection("default_tenant", "default_database", "a")
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.get_collection(a.id).await,
+        Err(SysDbError::NotFound(_))
+    ));
     let (a2, created) = db.create_collection(new_collection("a")).await.unwrap();
     assert!(created);
     assert_ne!(a2.id, a.id);
 
     // Dimension is fixed once.
-    assert_eq!(db.set_dimension_if_unset(a2.id, 3).await.unwrap().dimension, Some(3));
-    assert_eq!(db.set_dimension_if_unset(a2.id, 5).await.unwrap().dimension, Some(3));
+    assert_eq!(
+        db.set_dimension_if_unset(a2.id, 3).await.unwrap().dimension,
+        Some(3)
+    );
+    assert_eq!(
+        db.set_dimension_if_unset(a2.id, 5).await.unwrap().dimension,
+        Some(3)
+    );
 
     // Log position only moves forward; the compactor sees the collection until it catches up.
     db.advance_log_position(a2.id, 10).await.unwrap();
     db.advance_log_position(a2.id, 4).await.unwrap();
     assert_eq!(db.get_collection(a2.id).await.unwrap().log_position, 10);
-    assert!(db.uncompacted_collections(100).await.unwrap().contains(&a2.id));
+    assert!(db
+        .uncompacted_collections(100)
+        .await
+        .unwrap()
+        .contains(&a2.id));
 
     // Version registration is a compare-and-swap: of ten concurrent attempts, one wins.
     let mut tasks = Vec::new();
@@ -98,7 +146,11 @@ async fn contract(db: SysDb) {
     assert_eq!(wins, 1);
     let c = db.get_collection(a2.id).await.unwrap();
     assert_eq!((c.version, c.compacted_offset), (1, 10));
-    assert!(!db.uncompacted_collections(100).await.unwrap().contains(&a2.id));
+    assert!(!db
+        .uncompacted_collections(100)
+        .await
+        .unwrap()
+        .contains(&a2.id));
 
     // A second version supersedes the first, which then becomes collectable.
     let v2 = VersionRecord {
@@ -115,7 +167,11 @@ async fn contract(db: SysDb) {
     assert_eq!(old.len(), 1);
     assert_eq!(old[0].version, 1);
     db.forget_version(a2.id, 1).await.unwrap();
-    assert!(db.superseded_versions(i64::MAX, 10).await.unwrap().is_empty());
+    assert!(db
+        .superseded_versions(i64::MAX, 10)
+        .await
+        .unwrap()
+        .is_empty());
 
     // Deleting a database soft-deletes its collections.
     let mut in_prod = new_collection("p");
@@ -123,10 +179,21 @@ async fn contract(db: SysDb) {
     in_prod.database = "prod".into();
     let (p, _) = db.create_collection(in_prod).await.unwrap();
     db.delete_database("acme", "prod").await.unwrap();
-    assert!(matches!(db.get_collection(p.id).await, Err(SysDbError::NotFound(_))));
-    assert!(db.deleted_collections(i64::MAX, 10).await.unwrap().contains(&p.id));
+    assert!(matches!(
+        db.get_collection(p.id).await,
+        Err(SysDbError::NotFound(_))
+    ));
+    assert!(db
+        .deleted_collections(i64::MAX, 10)
+        .await
+        .unwrap()
+        .contains(&p.id));
     db.purge_collection(p.id).await.unwrap();
-    assert!(!db.deleted_collections(i64::MAX, 10).await.unwrap().contains(&p.id));
+    assert!(!db
+        .deleted_collections(i64::MAX, 10)
+        .await
+        .unwrap()
+        .contains(&p.id));
 }
 
 #[tokio::test]

@@ -98,7 +98,12 @@ fn add(counter: &AtomicU64, n: u64) {
 
 #[async_trait]
 impl ObjectStore for CountingStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
         add(&self.stats.puts, 1);
         add(&self.stats.put_bytes, payload.content_length() as u64);
         self.inner.put_opts(location, payload, opts).await
@@ -125,7 +130,10 @@ impl ObjectStore for CountingStore {
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
         add(&self.stats.gets, ranges.len() as u64);
         let out = self.inner.get_ranges(location, ranges).await?;
-        add(&self.stats.get_bytes, out.iter().map(|b| b.len() as u64).sum());
+        add(
+            &self.stats.get_bytes,
+            out.iter().map(|b| b.len() as u64).sum(),
+        );
         Ok(out)
     }
 
@@ -135,9 +143,7 @@ impl ObjectStore for CountingStore {
     ) -> BoxStream<'static, Result<Path>> {
         let stats = self.stats.clone();
         use futures::StreamExt;
-        let counted = locations
-            .inspect(move |_| add(&stats.deletes, 1))
-            .boxed();
+        let counted = locations.inspect(move |_| add(&stats.deletes, 1)).boxed();
         self.inner.delete_stream(counted)
     }
 

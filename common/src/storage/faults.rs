@@ -72,7 +72,12 @@ impl fmt::Display for FaultyStore {
 
 #[async_trait]
 impl ObjectStore for FaultyStore {
-    async fn put_opts(&self, location: &Path, payload: PutPayload, opts: PutOptions) -> Result<PutResult> {
+    async fn put_opts(
+        &self,
+        location: &Path,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> Result<PutResult> {
         self.before(self.plan.put_latency, "put").await?;
         let result = self.inner.put_opts(location, payload, opts).await?;
         if self.roll(self.plan.fail_after_put).await {

@@ -25,7 +25,8 @@ pub async fn put_if_absent(
     };
     match store.put_opts(path, bytes.into(), opts).await {
         Ok(_) => Ok(()),
-        Err(object_store::Error::AlreadyExists { .. }) | Err(object_store::Error::Precondition { .. }) => {
+        Err(object_store::Error::AlreadyExists { .. })
+        | Err(object_store::Error::Precondition { .. }) => {
             Err(FenceError::AlreadyExists(path.clone()))
         }
         Err(e) => Err(FenceError::Store(e)),
@@ -71,6 +72,9 @@ mod tests {
     #[tokio::test]
     async fn local_dir_create_only() {
         let dir = tempfile::tempdir().unwrap();
-        only_one_writer_wins(Arc::new(LocalFileSystem::new_with_prefix(dir.path()).unwrap())).await;
+        only_one_writer_wins(Arc::new(
+            LocalFileSystem::new_with_prefix(dir.path()).unwrap(),
+        ))
+        .await;
     }
 }

@@ -45,7 +45,11 @@ fn configuration(config: Option<Value>, metadata: &Option<Value>) -> ApiResult<V
     let mut config = match config {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m,
-        Some(other) => return Err(ApiError::invalid(format!("configuration must be an object, got {other}"))),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "configuration must be an object, got {other}"
+            )))
+        }
     };
     let from_config = ["/hnsw/space", "/spann/space"]
         .iter()
@@ -53,9 +57,16 @@ fn configuration(config: Option<Value>, metadata: &Option<Value>) -> ApiResult<V
     let from_metadata = metadata.as_ref().and_then(|m| m.get("hnsw:space")).cloned();
     let space = match from_config.or(from_metadata) {
         None | Some(Value::Null) => Distance::L2,
-        Some(Value::String(s)) => Distance::parse(&s)
-            .ok_or_else(|| ApiError::invalid(format!("Invalid distance function {s:?}: expected cosine, l2 or ip")))?,
-        Some(other) => return Err(ApiError::invalid(format!("Invalid distance function {other}"))),
+        Some(Value::String(s)) => Distance::parse(&s).ok_or_else(|| {
+            ApiError::invalid(format!(
+                "Invalid distance function {s:?}: expected cosine, l2 or ip"
+            ))
+        })?,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid distance function {other}"
+            )))
+        }
     };
     let hnsw = config.entry("hnsw").or_insert_with(|| json!({}));
     if !hnsw.is_object() {
@@ -94,19 +105,32 @@ async fn list(
     query: Result<Query<Page>, QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let page = page(query)?;
-    let collections = s.sysdb.list_collections(&tenant, &database, page.limit, page.offset).await?;
-    Ok(Json(Value::Array(collections.iter().map(wire::collection).collect())))
+    let collections = s
+        .sysdb
+        .list_collections(&tenant, &database, page.limit, page.offset)
+        .await?;
+    Ok(Json(Value::Array(
+        collections.iter().map(wire::collection).collect(),
+    )))
 }
 
-async fn count(State(s): State<GatewayState>, Path((tenant, database)): Path<(String, String)>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!(s.sysdb.count_collections(&tenant, &database).await?)))
+async fn count(
+    State(s): State<GatewayState>,
+    Path((tenant, database)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(json!(
+        s.sysdb.count_collections(&tenant, &database).await?
+    )))
 }
 
 async fn get_by_name(
     State(s): State<GatewayState>,
     Path((tenant, database, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let c = s.sysdb.get_collection_by_name(&tenant, &database, &name).await?;
+    let c = s
+        .sysdb
+        .get_collection_by_name(&tenant, &database, &name)
+        .await?;
     Ok(Json(wire::collection(&c)))
 }
 
@@ -120,8 +144,17 @@ async fn get_by_id(
 
 /// A live collection by id, and only within the tenant and database named in the path: an id
 /// from elsewhere is "not found", never revealed.
-pub(crate) async fn resolve(s: &GatewayState, tenant: &str, database: &str, id: &str) -> ApiResult<Collection> {
-    let not_found = || ApiError(SiltError::not_found(format!("Collection [{id}] does not exist")));
+pub(crate) async fn resolve(
+    s: &GatewayState,
+    tenant: &str,
+    database: &str,
+    id: &str,
+) -> ApiResult<Collection> {
+    let not_found = || {
+        ApiError(SiltError::not_found(format!(
+            "Collection [{id}] does not exist"
+        )))
+    };
     let cid: CollectionId = id.parse().map_err(|_| not_found())?;
     let c = s.sysdb.get_collection(cid).await.map_err(|e| match e {
         silt_sysdb::SysDbError::NotFound(_) => not_found(),
@@ -156,11 +189,19 @@ async fn modify(
     let metadata = collection_metadata(&body.new_metadata, &s.limits)?;
     if let Some(space) = metadata.as_ref().and_then(|m| m.get("hnsw:space")) {
         if Some(space.as_str().unwrap_or_default()) != Some(c.distance().as_str()) {
-            return Err(ApiError::invalid("Changing the distance function of a collection is not supported"));
+            return Err(ApiError::invalid(
+                "Changing the distance function of a collection is not supported",
+            ));
         }
     }
     s.sysdb
-        .update_collection(c.id, CollectionUpdate { name: body.new_name, metadata })
+        .update_collection(
+            c.id,
+            CollectionUpdate {
+                name: body.new_name,
+                metadata,
+            },
+        )
         .await?;
     Ok(Json(json!({})))
 }

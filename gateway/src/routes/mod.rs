@@ -20,7 +20,10 @@ pub fn router(state: GatewayState) -> Router {
         .merge(collections::routes())
         .merge(records::routes())
         .fallback(|| async {
-            ApiError::new(ErrorKind::NotFound, "No such route in Silt's Chroma-compatible API")
+            ApiError::new(
+                ErrorKind::NotFound,
+                "No such route in Silt's Chroma-compatible API",
+            )
         })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(state)

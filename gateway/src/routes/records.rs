@@ -32,11 +32,20 @@ pub fn routes() -> Router<GatewayState> {
 type CollectionPath = Path<(String, String, String)>;
 
 /// Checks the batch's dimension against the collection's, fixing it on the first write.
-async fn check_dimension(s: &GatewayState, c: &Collection, dimension: Option<usize>) -> ApiResult<()> {
+async fn check_dimension(
+    s: &GatewayState,
+    c: &Collection,
+    dimension: Option<usize>,
+) -> ApiResult<()> {
     let Some(d) = dimension else { return Ok(()) };
     let expected = match c.dimension {
         Some(e) => e,
-        None => s.sysdb.set_dimension_if_unset(c.id, d as u32).await?.dimension.unwrap_or(d as u32),
+        None => s
+            .sysdb
+            .set_dimension_if_unset(c.id, d as u32)
+            .await?
+            .dimension
+            .unwrap_or(d as u32),
     };
     if expected as usize != d {
         return Err(ApiError::invalid(format!(
@@ -46,7 +55,12 @@ async fn check_dimension(s: &GatewayState, c: &Collection, dimension: Option<usi
     Ok(())
 }
 
-async fn write(s: &GatewayState, path: CollectionPath, body: BatchBody, op: Operation) -> ApiResult<()> {
+async fn write(
+    s: &GatewayState,
+    path: CollectionPath,
+    body: BatchBody,
+    op: Operation,
+) -> ApiResult<()> {
     let Path((tenant, database, id)) = path;
     let c = resolve(s, &tenant, &database, &id).await?;
     let (records, dimension) = validate::batch(body, op, &s.limits)?;
@@ -55,17 +69,29 @@ async fn write(s: &GatewayState, path: CollectionPath, body: BatchBody, op: Oper
     Ok(())
 }
 
-async fn add(State(s): State<GatewayState>, path: CollectionPath, Body(body): Body<BatchBody>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn add(
+    State(s): State<GatewayState>,
+    path: CollectionPath,
+    Body(body): Body<BatchBody>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     write(&s, path, body, Operation::Add).await?;
     Ok((StatusCode::CREATED, Json(json!({}))))
 }
 
-async fn upsert(State(s): State<GatewayState>, path: CollectionPath, Body(body): Body<BatchBody>) -> ApiResult<Json<Value>> {
+async fn upsert(
+    State(s): State<GatewayState>,
+    path: CollectionPath,
+    Body(body): Body<BatchBody>,
+) -> ApiResult<Json<Value>> {
     write(&s, path, body, Operation::Upsert).await?;
     Ok(Json(json!({})))
 }
 
-async fn update(State(s): State<GatewayState>, path: CollectionPath, Body(body): Body<BatchBody>) -> ApiResult<Json<Value>> {
+async fn update(
+    State(s): State<GatewayState>,
+    path: CollectionPath,
+    Body(body): Body<BatchBody>,
+) -> ApiResult<Json<Value>> {
     write(&s, path, body, Operation::Update).await?;
     Ok(Json(json!({})))
 }
@@ -98,25 +124,47 @@ struct DeleteBody {
     limit: Option<usize>,
 }
 
-async fn delete(State(s): State<GatewayState>, Path((tenant, database, id)): CollectionPath, Body(body): Body<DeleteBody>) -> ApiResult<Json<Value>> {
+async fn delete(
+    State(s): State<GatewayState>,
+    Path((tenant, database, id)): CollectionPath,
+    Body(body): Body<DeleteBody>,
+) -> ApiResult<Json<Value>> {
     let c = resolve(&s, &tenant, &database, &id).await?;
     let filters = body.filter.parse()?;
     if filters.ids.is_none() && filters.r#where.is_none() && filters.where_document.is_none() {
-        return Err(ApiError::invalid("Delete needs ids, where or where_document"));
+        return Err(ApiError::invalid(
+            "Delete needs ids, where or where_document",
+        ));
     }
     if let Some(ids) = &filters.ids {
         if ids.len() > s.limits.max_batch_size {
-            return Err(ApiError::new(ErrorKind::TooLarge, format!("Batch size {} exceeds the maximum of {}", ids.len(), s.limits.max_batch_size)));
+            return Err(ApiError::new(
+                ErrorKind::TooLarge,
+                format!(
+                    "Batch size {} exceeds the maximum of {}",
+                    ids.len(),
+                    s.limits.max_batch_size
+                ),
+            ));
         }
     }
     // Resolve what matches now (strongly consistent), then log one delete per match.
     let matched = s
         .query
-        .get(GetRequest { collection: c.id, filters, limit: body.limit, offset: 0, include: Include::default() })
+        .get(GetRequest {
+            collection: c.id,
+            filters,
+            limit: body.limit,
+            offset: 0,
+            include: Include::default(),
+        })
         .await?;
     if !matched.is_empty() {
         for chunk in matched.chunks(s.limits.max_batch_size.max(1)) {
-            let ops = chunk.iter().map(|r| OperationRecord::delete(r.id.clone())).collect();
+            let ops = chunk
+                .iter()
+                .map(|r| OperationRecord::delete(r.id.clone()))
+                .collect();
             s.log.append(c.id, ops).await?;
         }
     }
@@ -135,7 +183,11 @@ struct GetBody {
     include: Option<Vec<String>>,
 }
 
-async fn get_records(State(s): State<GatewayState>, Path((tenant, database, id)): CollectionPath, Body(body): Body<GetBody>) -> ApiResult<Json<Value>> {
+async fn get_records(
+    State(s): State<GatewayState>,
+    Path((tenant, database, id)): CollectionPath,
+    Body(body): Body<GetBody>,
+) -> ApiResult<Json<Value>> {
     let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) = wire::include(&body.include, &["metadatas", "documents"])?;
     let records = s
@@ -166,14 +218,25 @@ fn default_n_results() -> usize {
     10
 }
 
-async fn query(State(s): State<GatewayState>, Path((tenant, database, id)): CollectionPath, Body(body): Body<QueryBody>) -> ApiResult<Json<Value>> {
+async fn query(
+    State(s): State<GatewayState>,
+    Path((tenant, database, id)): CollectionPath,
+    Body(body): Body<QueryBody>,
+) -> ApiResult<Json<Value>> {
     let c = resolve(&s, &tenant, &database, &id).await?;
-    let (projection, include) = wire::include(&body.include, &["metadatas", "documents", "distances"])?;
+    let (projection, include) =
+        wire::include(&body.include, &["metadatas", "documents", "distances"])?;
     if body.n_results > s.limits.max_n_results {
-        return Err(ApiError::invalid(format!("n_results {} exceeds the maximum of {}", body.n_results, s.limits.max_n_results)));
+        return Err(ApiError::invalid(format!(
+            "n_results {} exceeds the maximum of {}",
+            body.n_results, s.limits.max_n_results
+        )));
     }
     if body.query_embeddings.len() > s.limits.max_batch_size {
-        return Err(ApiError::new(ErrorKind::TooLarge, "Too many query embeddings in one request"));
+        return Err(ApiError::new(
+            ErrorKind::TooLarge,
+            "Too many query embeddings in one request",
+        ));
     }
     let embeddings = body
         .query_embeddings
@@ -201,7 +264,10 @@ async fn query(State(s): State<GatewayState>, Path((tenant, database, id)): Coll
     Ok(Json(wire::query_result(&results, projection, include)))
 }
 
-async fn count(State(s): State<GatewayState>, Path((tenant, database, id)): CollectionPath) -> ApiResult<Json<Value>> {
+async fn count(
+    State(s): State<GatewayState>,
+    Path((tenant, database, id)): CollectionPath,
+) -> ApiResult<Json<Value>> {
     let c = resolve(&s, &tenant, &database, &id).await?;
     Ok(Json(json!(s.query.count(c.id).await?)))
 }

@@ -28,8 +28,13 @@ async fn heartbeat() -> Json<Value> {
 }
 
 async fn healthcheck(State(state): State<GatewayState>) -> ApiResult<Json<Value>> {
-    state.sysdb.tenant_exists(silt_sysdb::DEFAULT_TENANT).await?;
-    Ok(Json(json!({"is_executor_ready": true, "is_log_client_ready": true})))
+    state
+        .sysdb
+        .tenant_exists(silt_sysdb::DEFAULT_TENANT)
+        .await?;
+    Ok(Json(
+        json!({"is_executor_ready": true, "is_log_client_ready": true}),
+    ))
 }
 
 async fn version() -> Json<Value> {
