@@ -23,14 +23,14 @@ start_postgres() {
     step "installing postgresql"
     need_apt postgresql
   fi
-  local pgbin port
-  pgbin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+  local port
+  PGBIN=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   PGDIR=$(mktemp -d)
   chown postgres "$PGDIR"
-  su postgres -c "$pgbin/initdb -D $PGDIR/data --auth=trust -U postgres -E UTF8 >/dev/null &&
-    $pgbin/pg_ctl -D $PGDIR/data -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off' -l $PGDIR/log -w start >/dev/null"
-  trap 'su postgres -c "$pgbin/pg_ctl -D $PGDIR/data -m immediate stop" >/dev/null 2>&1 || true' EXIT
+  su postgres -c "$PGBIN/initdb -D $PGDIR/data --auth=trust -U postgres -E UTF8 >/dev/null &&
+    $PGBIN/pg_ctl -D $PGDIR/data -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off' -l $PGDIR/log -w start >/dev/null"
+  trap 'su postgres -c "$PGBIN/pg_ctl -D $PGDIR/data -m immediate stop" >/dev/null 2>&1 || true' EXIT
   psql -q -h 127.0.0.1 -p "$port" -U postgres -c 'create database silt_test' >/dev/null
   export SILT_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/silt_test"
 }

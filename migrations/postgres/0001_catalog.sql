@@ -27,6 +27,8 @@ CREATE TABLE collections (
     log_position BIGINT NOT NULL DEFAULT 0,
     manifest TEXT,
     created_at_ms BIGINT NOT NULL,
+    -- Creation order for listing; ties (concurrent creates) fall back to the id.
+    created_seq BIGINT NOT NULL,
     deleted_at_ms BIGINT
 );
 

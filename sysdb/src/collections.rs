@@ -61,8 +61,8 @@ impl SysDb {
         }
         let id = CollectionId::new_random();
         let inserted = sqlx::query(
-            "INSERT INTO collections (id, tenant, database_id, name, dimension, metadata, configuration, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO collections (id, tenant, database_id, name, dimension, metadata, configuration, created_at_ms, created_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM collections))",
         )
         .bind(id.to_string())
         .bind(&new.tenant)
@@ -140,7 +140,7 @@ impl SysDb {
         let db = self.get_database(tenant, database).await?;
         let sql = format!(
             "{SELECT_COLLECTION} WHERE c.database_id = $1 AND c.deleted_at_ms IS NULL \
-             ORDER BY c.created_at_ms, c.id LIMIT $2 OFFSET $3"
+             ORDER BY c.created_seq, c.id LIMIT $2 OFFSET $3"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(&db.id)
