@@ -23,13 +23,17 @@ fn to_u64(row: &AnyRow, col: &str) -> Result<u64, SysDbError> {
     u64::try_from(v).map_err(|_| SysDbError::Corrupt(format!("{col} is negative")))
 }
 
+/// Reads a collection id column.
+pub(crate) fn collection_id(row: &AnyRow, col: &str) -> Result<CollectionId, SysDbError> {
+    let id: String = row.try_get(col)?;
+    id.parse()
+        .map_err(|e| SysDbError::Corrupt(format!("collection id {id:?}: {e}")))
+}
+
 fn collection_from_row(row: &AnyRow) -> Result<Collection, SysDbError> {
-    let id: String = row.try_get("id")?;
     let dimension: Option<i64> = row.try_get("dimension")?;
     Ok(Collection {
-        id: id
-            .parse()
-            .map_err(|e| SysDbError::Corrupt(format!("collection id {id:?}: {e}")))?,
+        id: collection_id(row, "id")?,
         tenant: row.try_get("tenant")?,
         database: row.try_get("database_name")?,
         database_id: row.try_get("database_id")?,
@@ -246,12 +250,6 @@ impl SysDb {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get("id")?;
-                id.parse()
-                    .map_err(|e| SysDbError::Corrupt(format!("collection id {id:?}: {e}")))
-            })
-            .collect()
+        rows.iter().map(|r| collection_id(r, "id")).collect()
     }
 }

@@ -3,6 +3,7 @@
 use silt_common::CollectionId;
 use sqlx::Row;
 
+use crate::collections::collection_id;
 use crate::{now_ms, SysDb, SysDbError, VersionRecord};
 
 impl SysDb {
@@ -69,14 +70,11 @@ impl SysDb {
         .await?;
         rows.iter()
             .map(|r| {
-                let id: String = r.try_get("collection_id")?;
                 let version: i64 = r.try_get("version")?;
                 let offset: i64 = r.try_get("compacted_offset")?;
                 let count: i64 = r.try_get("record_count")?;
                 Ok(VersionRecord {
-                    collection_id: id
-                        .parse()
-                        .map_err(|e| SysDbError::Corrupt(format!("collection id {id:?}: {e}")))?,
+                    collection_id: collection_id(r, "collection_id")?,
                     version: version as u64,
                     manifest: r.try_get("manifest")?,
                     compacted_offset: offset as u64,
@@ -112,13 +110,7 @@ impl SysDb {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter()
-            .map(|r| {
-                let id: String = r.try_get("id")?;
-                id.parse()
-                    .map_err(|e| SysDbError::Corrupt(format!("collection id {id:?}: {e}")))
-            })
-            .collect()
+        rows.iter().map(|r| collection_id(r, "id")).collect()
     }
 
     /// Removes every catalog trace of a deleted collection, after its objects are gone.
