@@ -42,7 +42,6 @@ struct Pending {
 #[derive(Default)]
 struct Queue {
     pending: Vec<Pending>,
-    bytes: usize,
     committer_running: bool,
 }
 
@@ -103,7 +102,6 @@ impl CollectionLog {
         let (reply, done) = oneshot::channel();
         let start_committer = {
             let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-            queue.bytes += records.iter().map(approx_size).sum::<usize>();
             queue.pending.push(Pending { records, reply });
             !std::mem::replace(&mut queue.committer_running, true)
         };
@@ -135,7 +133,6 @@ impl CollectionLog {
                         break;
                     }
                 }
-                queue.bytes = queue.bytes.saturating_sub(bytes);
                 queue.pending.drain(..taken).collect::<Vec<_>>()
             };
             self.commit_group(shared, group).await;

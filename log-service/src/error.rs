@@ -1,5 +1,4 @@
 use silt_common::codec::DecodeError;
-use silt_common::storage::FenceError;
 use silt_common::{ErrorKind, SiltError};
 use silt_sysdb::SysDbError;
 use thiserror::Error;
@@ -26,18 +25,6 @@ pub enum LogError {
     },
     #[error("the log writer for this collection stopped")]
     WriterGone,
-}
-
-impl From<FenceError> for LogError {
-    fn from(e: FenceError) -> Self {
-        match e {
-            FenceError::Store(e) => LogError::Store(e),
-            FenceError::AlreadyExists(p) => LogError::Store(object_store::Error::AlreadyExists {
-                path: p.to_string(),
-                source: "fragment already exists".into(),
-            }),
-        }
-    }
 }
 
 impl From<LogError> for SiltError {

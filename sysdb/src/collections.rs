@@ -180,13 +180,7 @@ impl SysDb {
             .bind(id.to_string())
             .execute(&self.pool)
             .await
-            .map_err(|e| {
-                if SysDbError::is_unique_violation(&e) {
-                    SysDbError::AlreadyExists(format!("Collection [{name}] already exists"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(SysDbError::exists_or(|| format!("Collection [{name}] already exists")))?;
         self.get_collection(id).await
     }
 

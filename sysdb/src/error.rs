@@ -19,6 +19,20 @@ impl SysDbError {
     pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
         matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
     }
+
+    /// A unique-constraint violation becomes `AlreadyExists(message)`; anything else stays a
+    /// database error.
+    pub(crate) fn exists_or(
+        message: impl FnOnce() -> String,
+    ) -> impl FnOnce(sqlx::Error) -> SysDbError {
+        move |e| {
+            if Self::is_unique_violation(&e) {
+                SysDbError::AlreadyExists(message())
+            } else {
+                e.into()
+            }
+        }
+    }
 }
 
 impl From<SysDbError> for SiltError {

@@ -11,13 +11,9 @@ impl SysDb {
             .bind(now_ms())
             .execute(&self.pool)
             .await
-            .map_err(|e| {
-                if SysDbError::is_unique_violation(&e) {
-                    SysDbError::AlreadyExists(format!("Tenant {name} already exists"))
-                } else {
-                    e.into()
-                }
-            })?;
+            .map_err(SysDbError::exists_or(|| {
+                format!("Tenant {name} already exists")
+            }))?;
         Ok(())
     }
 
@@ -43,13 +39,9 @@ impl SysDb {
         .bind(now_ms())
         .execute(&self.pool)
         .await
-        .map_err(|e| {
-            if SysDbError::is_unique_violation(&e) {
-                SysDbError::AlreadyExists(format!("Database {name} already exists"))
-            } else {
-                e.into()
-            }
-        })?;
+        .map_err(SysDbError::exists_or(|| {
+            format!("Database {name} already exists")
+        }))?;
         Ok(Database {
             id,
             tenant: tenant.to_string(),
