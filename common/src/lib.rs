@@ -1,6 +1,7 @@
 //! Shared pieces of Silt: the record model, the filter language, the persisted formats and the
 //! object-store wrappers. Every component crate depends on this one; it depends on none of them.
 
+pub mod api_key;
 pub mod codec;
 pub mod distance;
 pub mod error;

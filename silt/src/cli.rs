@@ -19,6 +19,42 @@ pub struct Cli {
 pub enum Command {
     /// Run every component in one process: data in a local directory, catalog in SQLite.
     Run(RunArgs),
+    /// Measure Silt (DESIGN.md §9): object-store requests, bytes, latency.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub which: BenchCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum BenchCommand {
+    /// PUTs per acknowledged write under concurrency, PUTs for many collections, bytes per record.
+    Log(LogBenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogBenchArgs {
+    /// Object store: memory://, a directory, or s3://bucket/prefix.
+    #[arg(long, default_value = "memory://")]
+    pub store: String,
+    /// S3 endpoint for S3-compatible servers (credentials from AWS_ACCESS_KEY_ID etc.).
+    #[arg(long, env = "SILT_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// Latency added to every PUT, in ms (S3 is typically 50-150 ms).
+    #[arg(long, default_value_t = 0)]
+    pub put_latency_ms: u64,
+    /// Group commit window, in ms.
+    #[arg(long, default_value_t = 10)]
+    pub group_window_ms: u64,
+    /// Collections that each get one write at the same time.
+    #[arg(long, default_value_t = 1000)]
+    pub collections: usize,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]

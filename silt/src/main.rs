@@ -1,5 +1,6 @@
 //! `silt`: one binary for every role. `silt run` starts the embedded default.
 
+mod bench;
 mod cli;
 mod embedded;
 
@@ -19,5 +20,6 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     match cli.command {
         cli::Command::Run(args) => runtime.block_on(embedded::run(args)),
+        cli::Command::Bench(args) => runtime.block_on(bench::run(args)),
     }
 }

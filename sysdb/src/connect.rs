@@ -67,6 +67,7 @@ impl SysDb {
             "DELETE FROM collection_versions",
             "DELETE FROM collections",
             "DELETE FROM api_keys",
+            "DELETE FROM tenant_quotas",
             "DELETE FROM databases WHERE name <> 'default_database' OR tenant <> 'default_tenant'",
             "DELETE FROM tenants WHERE name <> 'default_tenant'",
         ] {

@@ -4,12 +4,14 @@
 mod collections;
 mod connect;
 mod error;
+mod keys;
 mod model;
 mod tenants;
 mod versions;
 
 pub use connect::SysDb;
 pub use error::SysDbError;
+pub use keys::{Access, ApiKey, KeyScope};
 pub use model::{Collection, CollectionUpdate, Database, NewCollection, VersionRecord};
 
 pub const DEFAULT_TENANT: &str = "default_tenant";

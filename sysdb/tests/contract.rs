@@ -2,7 +2,9 @@
 //! `SILT_TEST_POSTGRES_URL` points at a throwaway database (the test script starts one).
 
 use serde_json::json;
-use silt_sysdb::{CollectionUpdate, NewCollection, SysDb, SysDbError, VersionRecord};
+use silt_sysdb::{
+    Access, CollectionUpdate, KeyScope, NewCollection, SysDb, SysDbError, VersionRecord,
+};
 
 fn new_collection(name: &str) -> NewCollection {
     NewCollection {
@@ -194,6 +196,76 @@ async fn contract(db: SysDb) {
         .await
         .unwrap()
         .contains(&p.id));
+    keys_and_quotas(&db).await;
+}
+
+async fn keys_and_quotas(db: &SysDb) {
+    db.create_tenant("keyed").await.unwrap();
+    let scope = KeyScope {
+        access: Access::Read,
+        databases: Some(vec!["default_database".into()]),
+    };
+    assert!(matches!(
+        db.create_api_key("no-such-tenant", None, &scope, "h0")
+            .await,
+        Err(SysDbError::NotFound(_))
+    ));
+    let key = db
+        .create_api_key("keyed", Some("ci"), &scope, "h1")
+        .await
+        .unwrap();
+    assert!(matches!(
+        db.create_api_key("keyed", None, &scope, "h1").await,
+        Err(SysDbError::AlreadyExists(_))
+    ));
+    let found = db.find_api_key("h1").await.unwrap().unwrap();
+    assert_eq!(found, key);
+    assert!(found.scope.allows_database("default_database"));
+    assert!(!found.scope.allows_database("other"));
+    assert_eq!(db.find_api_key("h2").await.unwrap(), None);
+    let all = KeyScope {
+        access: Access::Write,
+        databases: None,
+    };
+    db.create_api_key("default_tenant", None, &all, "h3")
+        .await
+        .unwrap();
+    assert_eq!(
+        db.list_api_keys(Some("keyed")).await.unwrap(),
+        vec![key.clone()]
+    );
+    assert_eq!(db.list_api_keys(None).await.unwrap().len(), 2);
+    let revoked = db.revoke_api_key(&key.id).await.unwrap();
+    assert!(revoked.revoked_at_ms.is_some());
+    assert_eq!(
+        db.find_api_key("h1").await.unwrap(),
+        None,
+        "revoked keys stop working"
+    );
+    assert!(
+        db.revoke_api_key(&key.id).await.is_ok(),
+        "revoking twice is fine"
+    );
+    assert!(matches!(
+        db.revoke_api_key("nope").await,
+        Err(SysDbError::NotFound(_))
+    ));
+
+    assert_eq!(db.tenant_quotas("keyed").await.unwrap(), None);
+    db.set_tenant_quotas("keyed", &json!({"max_batch_size": 5}))
+        .await
+        .unwrap();
+    db.set_tenant_quotas("keyed", &json!({"max_batch_size": 7}))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.tenant_quotas("keyed").await.unwrap(),
+        Some(json!({"max_batch_size": 7}))
+    );
+    assert!(matches!(
+        db.set_tenant_quotas("ghost", &json!({})).await,
+        Err(SysDbError::NotFound(_))
+    ));
 }
 
 #[tokio::test]

@@ -24,6 +24,10 @@ pub struct StoreStats {
     pub lists: AtomicU64,
     pub deletes: AtomicU64,
     pub copies: AtomicU64,
+    /// PUTs started and not yet finished, and the most there ever were at once: shows whether
+    /// writes to different keys overlap or queue behind each other.
+    pub puts_in_flight: AtomicU64,
+    pub max_puts_in_flight: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -35,6 +39,7 @@ pub struct StoreStatsSnapshot {
     pub lists: u64,
     pub deletes: u64,
     pub copies: u64,
+    pub max_puts_in_flight: u64,
 }
 
 impl StoreStats {
@@ -48,12 +53,13 @@ impl StoreStats {
             lists: l(&self.lists),
             deletes: l(&self.deletes),
             copies: l(&self.copies),
+            max_puts_in_flight: l(&self.max_puts_in_flight),
         }
     }
 }
 
 impl StoreStatsSnapshot {
-    /// Requests made between `earlier` and `self`.
+    /// Requests made between `earlier` and `self` (`max_puts_in_flight` is the peak so far).
     pub fn since(&self, earlier: &StoreStatsSnapshot) -> StoreStatsSnapshot {
         StoreStatsSnapshot {
             gets: self.gets - earlier.gets,
@@ -63,6 +69,7 @@ impl StoreStatsSnapshot {
             lists: self.lists - earlier.lists,
             deletes: self.deletes - earlier.deletes,
             copies: self.copies - earlier.copies,
+            max_puts_in_flight: self.max_puts_in_flight,
         }
     }
 }
@@ -96,6 +103,23 @@ fn add(counter: &AtomicU64, n: u64) {
     counter.fetch_add(n, Ordering::Relaxed);
 }
 
+/// Marks one PUT as in flight for as long as it lives.
+struct InFlight<'a>(&'a StoreStats);
+
+impl<'a> InFlight<'a> {
+    fn start(stats: &'a StoreStats) -> Self {
+        let now = stats.puts_in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        stats.max_puts_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(stats)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.puts_in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 #[async_trait]
 impl ObjectStore for CountingStore {
     async fn put_opts(
@@ -106,6 +130,7 @@ impl ObjectStore for CountingStore {
     ) -> Result<PutResult> {
         add(&self.stats.puts, 1);
         add(&self.stats.put_bytes, payload.content_length() as u64);
+        let _in_flight = InFlight::start(&self.stats);
         self.inner.put_opts(location, payload, opts).await
     }
 

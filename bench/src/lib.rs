@@ -1,0 +1,4 @@
+//! Silt's benchmark tool (DESIGN.md §9). Deterministic counts first: object-store requests and
+//! bytes, measured through the counting store wrapper in the same run as anything timed.
+
+pub mod log_counts;

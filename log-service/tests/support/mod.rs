@@ -1,0 +1,141 @@
+//! What the log-service integration tests share: the object stores they run on, a throwaway
+//! catalog, and record builders.
+
+#![allow(dead_code)] // each test file uses its own part of this module
+
+use std::sync::Arc;
+
+use object_store::local::LocalFileSystem;
+use object_store::memory::InMemory;
+use silt_common::record::{Operation, OperationRecord};
+use silt_common::storage::{open_store, DynStore, S3Settings};
+use silt_common::CollectionId;
+use silt_sysdb::{NewCollection, SysDb};
+
+/// The object stores every contract test runs on.
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Memory,
+    LocalDir,
+    /// The S3-compatible server named by `SILT_TEST_S3_ENDPOINT` (scripts/test.sh starts moto).
+    S3,
+}
+
+/// A store for one test, with whatever must live as long as it does.
+pub struct TestStore {
+    pub store: DynStore,
+    /// The URI a separate process can open the same store with.
+    pub uri: String,
+    _dir: tempfile::TempDir,
+}
+
+pub fn s3_settings() -> S3Settings {
+    let endpoint = std::env::var("SILT_TEST_S3_ENDPOINT").expect(
+        "SILT_TEST_S3_ENDPOINT is not set: run ./scripts/test.sh, which starts an S3 server",
+    );
+    S3Settings {
+        endpoint: Some(endpoint),
+        region: Some("us-east-1".into()),
+        access_key_id: Some("test".into()),
+        secret_access_key: Some("test".into()),
+        request_timeout: None,
+    }
+}
+
+pub fn s3_bucket() -> String {
+    std::env::var("SILT_TEST_S3_BUCKET").unwrap_or_else(|_| "silt-test".into())
+}
+
+impl Backend {
+    pub fn open(self) -> TestStore {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, uri): (DynStore, String) = match self {
+            Backend::Memory => (Arc::new(InMemory::new()), "memory://".into()),
+            Backend::LocalDir => {
+                let path = dir.path().join("objects");
+                std::fs::create_dir_all(&path).expect("objects dir");
+                (
+                    Arc::new(LocalFileSystem::new_with_prefix(&path).expect("local store")),
+                    path.display().to_string(),
+                )
+            }
+            Backend::S3 => {
+                // A fresh prefix per test: tests share one bucket and run in parallel.
+                let uri = format!("s3://{}/t-{}", s3_bucket(), CollectionId::new_random());
+                (open_store(&uri, &s3_settings()).expect("S3 store"), uri)
+            }
+        };
+        TestStore {
+            store,
+            uri,
+            _dir: dir,
+        }
+    }
+}
+
+/// Runs one async contract test on every backend: memory and local directory always, S3 when
+/// the test command provides a server (the S3 case fails, not skips, without one).
+#[macro_export]
+macro_rules! on_every_store {
+    ($test:ident) => {
+        mod $test {
+            use super::support::Backend;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn memory() {
+                super::$test(Backend::Memory).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn local_dir() {
+                super::$test(Backend::LocalDir).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            #[ignore = "needs an S3 server in SILT_TEST_S3_ENDPOINT; ./scripts/test.sh starts one"]
+            async fn s3() {
+                super::$test(Backend::S3).await
+            }
+        }
+    };
+}
+
+pub struct Catalog {
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub sysdb: SysDb,
+}
+
+pub async fn catalog() -> Catalog {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/catalog.db", dir.path().display());
+    let sysdb = SysDb::connect(&url).await.expect("catalog");
+    Catalog { dir, url, sysdb }
+}
+
+pub async fn new_collection(sysdb: &SysDb) -> CollectionId {
+    let (c, _) = sysdb
+        .create_collection(NewCollection {
+            tenant: "default_tenant".into(),
+            database: "default_database".into(),
+            name: format!("c-{}", CollectionId::new_random()),
+            metadata: None,
+            configuration: serde_json::json!({}),
+            dimension: None,
+            get_or_create: false,
+        })
+        .await
+        .expect("create collection");
+    c.id
+}
+
+pub fn rec(id: String) -> OperationRecord {
+    OperationRecord {
+        id,
+        operation: Operation::Upsert,
+        embedding: Some(vec![0.5; 4]),
+        document: Some("doc".into()),
+        metadata: None,
+        uri: None,
+    }
+}

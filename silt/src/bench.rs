@@ -1,0 +1,32 @@
+//! `silt bench ...`: runs a benchmark from silt-bench and prints its table.
+
+use std::time::Duration;
+
+use silt_bench::log_counts::{self, LogBenchOptions};
+use silt_common::storage::S3Settings;
+
+use crate::cli::{BenchArgs, BenchCommand};
+
+pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
+    match args.which {
+        BenchCommand::Log(a) => {
+            let options = LogBenchOptions {
+                store: a.store,
+                s3: S3Settings {
+                    endpoint: a.s3_endpoint,
+                    ..S3Settings::default()
+                },
+                put_latency: Duration::from_millis(a.put_latency_ms),
+                group_window: Duration::from_millis(a.group_window_ms),
+                collections: a.collections,
+                ..LogBenchOptions::default()
+            };
+            let report = log_counts::run(&options).await?;
+            println!("{}", log_counts::to_markdown(&report));
+            if let Some(path) = a.json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+            }
+            Ok(())
+        }
+    }
+}
