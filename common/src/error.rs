@@ -19,6 +19,12 @@ pub enum ErrorKind {
     TooLarge,
     /// The caller must slow down, e.g. the unindexed log tail is full (429).
     Backpressure,
+    /// No credentials, or credentials that are not valid (401).
+    Unauthenticated,
+    /// Valid credentials that do not allow this request (403).
+    Forbidden,
+    /// The request is valid but over one of the tenant's quotas (400).
+    QuotaExceeded,
     /// A dependency (object store, sysdb, another node) failed or timed out; retry later (503).
     Unavailable,
     /// A bug or a corrupted persisted object (500).

@@ -8,7 +8,28 @@ use silt_common::{ErrorKind, SiltError};
 #[derive(Debug)]
 pub struct ApiError(pub SiltError);
 
+/// A 429 that says when to come back: the rate limiter knows, so the header is exact.
+#[derive(Debug)]
+pub struct RetryLater {
+    pub message: String,
+    pub after_seconds: u64,
+}
+
+impl IntoResponse for RetryLater {
+    fn into_response(self) -> Response {
+        let mut response = ApiError::new(ErrorKind::Backpressure, self.message).into_response();
+        response
+            .headers_mut()
+            .insert("retry-after", self.after_seconds.max(1).into());
+        response
+    }
+}
+
 impl ApiError {
+    pub fn quota(message: impl Into<String>) -> Self {
+        ApiError(SiltError::new(ErrorKind::QuotaExceeded, message))
+    }
+
     pub fn invalid(message: impl Into<String>) -> Self {
         ApiError(SiltError::invalid(message))
     }
@@ -33,6 +54,9 @@ fn status_and_name(kind: ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::AlreadyExists => (StatusCode::CONFLICT, "UniqueConstraintError"),
         ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "BatchSizeExceededError"),
         ErrorKind::Backpressure => (StatusCode::TOO_MANY_REQUESTS, "RateLimitError"),
+        ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "AuthorizationError"),
+        ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "AuthError"),
+        ErrorKind::QuotaExceeded => (StatusCode::BAD_REQUEST, "QuotaError"),
         ErrorKind::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "InternalError"),
         ErrorKind::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "InternalError"),
     }

@@ -171,9 +171,12 @@ pub fn batch(
     };
     let mut dimension = None;
     for e in embeddings.iter().flatten() {
-        if e.is_empty() || e.len() > limits.max_dimension {
-            return Err(ApiError::invalid(format!(
-                "Embedding dimension {} is out of range 1..={}",
+        if e.is_empty() {
+            return Err(ApiError::invalid("Embeddings must not be empty"));
+        }
+        if e.len() > limits.max_dimension {
+            return Err(ApiError::quota(format!(
+                "Embedding dimension {} exceeds the maximum of {}",
                 e.len(),
                 limits.max_dimension
             )));
@@ -192,7 +195,7 @@ pub fn batch(
     let mut documents = body.documents.unwrap_or_else(|| vec![None; n]);
     for d in documents.iter().flatten() {
         if d.len() > limits.max_document_bytes {
-            return Err(ApiError::invalid(format!(
+            return Err(ApiError::quota(format!(
                 "Document of {} bytes exceeds the maximum of {}",
                 d.len(),
                 limits.max_document_bytes
@@ -227,7 +230,7 @@ fn metadata(v: &Value, limits: &Limits) -> ApiResult<silt_common::record::Metada
     let m = metadata_update_from_json(v)
         .map_err(|e| ApiError::invalid(format!("Invalid metadata: {e}")))?;
     if m.len() > limits.max_metadata_keys {
-        return Err(ApiError::invalid(format!(
+        return Err(ApiError::quota(format!(
             "Metadata has {} keys, the maximum is {}",
             m.len(),
             limits.max_metadata_keys
@@ -235,6 +238,13 @@ fn metadata(v: &Value, limits: &Limits) -> ApiResult<silt_common::record::Metada
     }
     if let Some(k) = m.keys().find(|k| k.is_empty()) {
         return Err(ApiError::invalid(format!("Invalid metadata key {k:?}")));
+    }
+    let bytes = v.to_string().len();
+    if bytes > limits.max_metadata_bytes {
+        return Err(ApiError::quota(format!(
+            "Metadata is {bytes} bytes as JSON, the maximum is {}",
+            limits.max_metadata_bytes
+        )));
     }
     Ok(m)
 }

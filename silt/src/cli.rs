@@ -21,6 +21,51 @@ pub enum Command {
     Run(RunArgs),
     /// Measure Silt (DESIGN.md §9): object-store requests, bytes, latency.
     Bench(BenchArgs),
+    /// Operator commands on the catalog: tenants, API keys, quotas.
+    Admin(AdminArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct AdminArgs {
+    /// Catalog URL (sqlite://... or postgres://...). Default: the embedded catalog in --path.
+    #[arg(long, env = "SILT_CATALOG")]
+    pub catalog: Option<String>,
+    /// Data directory of an embedded server (its catalog is DIR/catalog.db).
+    #[arg(long, env = "SILT_PATH", default_value = "./silt-data")]
+    pub path: PathBuf,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum AdminCommand {
+    /// Create a tenant (with its default_database).
+    CreateTenant { name: String },
+    /// Create an API key for a tenant; prints the key once.
+    CreateKey {
+        #[arg(long)]
+        tenant: String,
+        /// Read-only key (default: read-write).
+        #[arg(long)]
+        read_only: bool,
+        /// Limit the key to these databases (comma-separated; default: all).
+        #[arg(long, value_delimiter = ',')]
+        databases: Option<Vec<String>>,
+        /// A label to recognise the key by in list-keys.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List keys (never the keys themselves), optionally of one tenant.
+    ListKeys {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Revoke a key by its id.
+    RevokeKey { id: String },
+    /// Override a tenant's limits, e.g. '{"max_batch_size": 100, "tenant_requests_per_second": 50}'.
+    SetQuotas { tenant: String, quotas: String },
+    /// Show the limits that apply to a tenant.
+    ShowQuotas { tenant: String },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -86,4 +131,11 @@ pub struct RunArgs {
     /// Writes are refused with 429 while this many records await compaction.
     #[arg(long, env = "SILT_MAX_TAIL_RECORDS", default_value_t = 200_000)]
     pub max_tail_records: usize,
+    /// Require an API key (created with `silt admin create-key`) on every request.
+    #[arg(long, env = "SILT_AUTH", default_value_t = false)]
+    pub auth: bool,
+    /// How long API keys and quotas read from the catalog are cached, in ms (revocations and
+    /// quota changes take effect within it).
+    #[arg(long, env = "SILT_CATALOG_CACHE_MS", default_value_t = 5000)]
+    pub catalog_cache_ms: u64,
 }

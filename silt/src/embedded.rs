@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use silt_common::storage::{open_store, CountingStore, DynStore, S3Settings};
 use silt_compactor::{Compactor, CompactorConfig};
-use silt_gateway::{GatewayState, Limits};
+use silt_gateway::{GatewayConfig, GatewayState, Limits};
 use silt_log_service::{LogConfig, LogService, ObjectLog};
 use silt_query_service::{QueryConfig, QueryNode, QueryService};
 use silt_sysdb::SysDb;
@@ -55,21 +55,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     ));
     let _compaction = compactor.spawn();
 
-    let app = silt_gateway::router(GatewayState {
+    let app = silt_gateway::router(GatewayState::new(
         sysdb,
         log,
         query,
-        limits: Limits {
-            max_batch_size: args.max_batch_size,
-            ..Limits::default()
+        GatewayConfig {
+            limits: Limits {
+                max_batch_size: args.max_batch_size,
+                ..Limits::default()
+            },
+            auth: args.auth,
+            allow_reset: args.allow_reset,
+            catalog_cache_ttl: Duration::from_millis(args.catalog_cache_ms),
         },
-        allow_reset: args.allow_reset,
-    });
+    ));
     let addr = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
-    tracing::info!(%addr, data = %data.display(), "Silt is running (embedded); Chroma clients can connect to http://{addr}");
+    tracing::info!(%addr, data = %data.display(), auth = args.auth, "Silt is running (embedded); Chroma clients can connect to http://{addr}");
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

@@ -1,5 +1,6 @@
 //! `silt`: one binary for every role. `silt run` starts the embedded default.
 
+mod admin;
 mod bench;
 mod cli;
 mod embedded;
@@ -21,5 +22,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         cli::Command::Run(args) => runtime.block_on(embedded::run(args)),
         cli::Command::Bench(args) => runtime.block_on(bench::run(args)),
+        cli::Command::Admin(args) => runtime.block_on(admin::run(args)),
     }
 }

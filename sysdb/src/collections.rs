@@ -166,6 +166,17 @@ impl SysDb {
         to_u64(&row, "n")
     }
 
+    /// Live collections of a tenant, across its databases (for the collections quota).
+    pub async fn count_tenant_collections(&self, tenant: &str) -> Result<u64, SysDbError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM collections WHERE tenant = $1 AND deleted_at_ms IS NULL",
+        )
+        .bind(tenant)
+        .fetch_one(&self.pool)
+        .await?;
+        to_u64(&row, "n")
+    }
+
     pub async fn update_collection(
         &self,
         id: CollectionId,

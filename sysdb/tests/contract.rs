@@ -201,6 +201,12 @@ async fn contract(db: SysDb) {
 
 async fn keys_and_quotas(db: &SysDb) {
     db.create_tenant("keyed").await.unwrap();
+    assert_eq!(db.count_tenant_collections("keyed").await.unwrap(), 0);
+    let mut c = new_collection("counted");
+    c.tenant = "keyed".into();
+    db.create_database("keyed", "default_database").await.unwrap();
+    db.create_collection(c).await.unwrap();
+    assert_eq!(db.count_tenant_collections("keyed").await.unwrap(), 1);
     let scope = KeyScope {
         access: Access::Read,
         databases: Some(vec!["default_database".into()]),

@@ -2,8 +2,8 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::http::Method;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use silt_common::distance::Distance;
@@ -11,21 +11,31 @@ use silt_common::{CollectionId, SiltError};
 use silt_sysdb::{Collection, CollectionUpdate, NewCollection};
 
 use super::tenants::{page, Page};
+use super::{route, Route, DB_PATH};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
+use crate::tenancy::{Caller, RouteAccess};
 use crate::validate::{collection_metadata, collection_name};
 use crate::{wire, GatewayState};
 
-pub fn routes() -> Router<GatewayState> {
-    let base = "/api/v2/tenants/{tenant}/databases/{database}";
-    Router::new()
-        .route(&format!("{base}/collections"), get(list).post(create))
-        .route(&format!("{base}/collections_count"), get(count))
-        .route(&format!("{base}/collections/by-id/{{id}}"), get(get_by_id))
-        .route(
-            &format!("{base}/collections/{{collection}}"),
-            get(get_by_name).put(modify).delete(delete),
-        )
+pub(crate) fn routes() -> Vec<Route> {
+    use RouteAccess::*;
+    let all = format!("{DB_PATH}/collections");
+    let one = format!("{DB_PATH}/collections/{{collection}}");
+    vec![
+        route(Method::GET, &all, Read, list),
+        route(Method::POST, &all, Write, create),
+        route(Method::GET, format!("{DB_PATH}/collections_count"), Read, count),
+        route(
+            Method::GET,
+            format!("{DB_PATH}/collections/by-id/{{id}}"),
+            Read,
+            get_by_id,
+        ),
+        route(Method::GET, &one, Read, get_by_name),
+        route(Method::PUT, &one, Write, modify),
+        route(Method::DELETE, &one, Write, delete),
+    ]
 }
 
 #[derive(Deserialize)]
@@ -78,11 +88,32 @@ fn configuration(config: Option<Value>, metadata: &Option<Value>) -> ApiResult<V
 
 async fn create(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     Path((tenant, database)): Path<(String, String)>,
     Body(body): Body<CreateBody>,
 ) -> ApiResult<Json<Value>> {
     collection_name(&body.name)?;
-    let metadata = collection_metadata(&body.metadata, &s.limits)?;
+    let metadata = collection_metadata(&body.metadata, &caller.limits)?;
+    let max = caller.limits.max_collections_per_tenant;
+    if s.sysdb.count_tenant_collections(&tenant).await? >= max {
+        // get_or_create of an existing collection creates nothing, so it stays allowed.
+        let existing = match body.get_or_create {
+            true => s
+                .sysdb
+                .get_collection_by_name(&tenant, &database, &body.name)
+                .await
+                .ok(),
+            false => None,
+        };
+        match existing {
+            Some(c) => return Ok(Json(wire::collection(&c))),
+            None => {
+                return Err(ApiError::quota(format!(
+                    "Tenant {tenant} has reached its quota of {max} collections"
+                )))
+            }
+        }
+    }
     let configuration = configuration(body.configuration, &metadata)?;
     let (collection, _) = s
         .sysdb
@@ -179,6 +210,7 @@ struct ModifyBody {
 
 async fn modify(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     Path((tenant, database, id)): Path<(String, String, String)>,
     Body(body): Body<ModifyBody>,
 ) -> ApiResult<Json<Value>> {
@@ -186,7 +218,7 @@ async fn modify(
     if let Some(name) = &body.new_name {
         collection_name(name)?;
     }
-    let metadata = collection_metadata(&body.new_metadata, &s.limits)?;
+    let metadata = collection_metadata(&body.new_metadata, &caller.limits)?;
     if let Some(space) = metadata.as_ref().and_then(|m| m.get("hnsw:space")) {
         if Some(space.as_str().unwrap_or_default()) != Some(c.distance().as_str()) {
             return Err(ApiError::invalid(

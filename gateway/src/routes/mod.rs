@@ -1,30 +1,101 @@
-//! One router per resource, merged under `/api/v2`.
+//! Every route of the API, in one table: method, path, the access it needs, and its handler.
+//! The router is built from this table only, and every entry runs behind the tenancy guard, so
+//! a route cannot be added without declaring who may call it — and the isolation test walks
+//! the same table.
 
 mod collections;
 mod records;
 mod system;
 mod tenants;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::http::Method;
+use axum::middleware::from_fn_with_state;
+use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use silt_common::ErrorKind;
 
 use crate::error::ApiError;
+use crate::tenancy::{guard, RouteAccess, RouteGuard};
 use crate::GatewayState;
 
+pub(crate) const DB_PATH: &str = "/api/v2/tenants/{tenant}/databases/{database}";
+
+/// A route as the outside sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: Method,
+    pub path: String,
+    pub access: RouteAccess,
+}
+
+pub(crate) struct Route {
+    spec: RouteSpec,
+    handler: MethodRouter<GatewayState>,
+}
+
+pub(crate) fn route<H, T>(
+    method: Method,
+    path: impl Into<String>,
+    access: RouteAccess,
+    handler: H,
+) -> Route
+where
+    H: Handler<T, GatewayState>,
+    T: 'static,
+{
+    let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
+    Route {
+        spec: RouteSpec {
+            method,
+            path: path.into(),
+            access,
+        },
+        handler: on(filter, handler),
+    }
+}
+
+fn all_routes() -> Vec<Route> {
+    [
+        system::routes(),
+        tenants::routes(),
+        collections::routes(),
+        records::routes(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// Every route the router serves.
+pub fn route_specs() -> Vec<RouteSpec> {
+    all_routes().into_iter().map(|r| r.spec).collect()
+}
+
 pub fn router(state: GatewayState) -> Router {
-    let limit = state.limits.max_request_bytes;
-    Router::new()
-        .merge(system::routes())
-        .merge(tenants::routes())
-        .merge(collections::routes())
-        .merge(records::routes())
+    let body_limit = state.tenancy.defaults.max_request_bytes;
+    let mut router = Router::new();
+    for Route { spec, handler } in all_routes() {
+        let guarded = handler.layer(from_fn_with_state(
+            RouteGuard {
+                state: state.clone(),
+                access: spec.access,
+                route: Arc::from(format!("{} {}", spec.method, spec.path)),
+            },
+            guard,
+        ));
+        router = router.route(&spec.path, guarded);
+    }
+    router
         .fallback(|| async {
             ApiError::new(
                 ErrorKind::NotFound,
                 "No such route in Silt's Chroma-compatible API",
             )
         })
-        .layer(DefaultBodyLimit::max(limit))
+        .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }

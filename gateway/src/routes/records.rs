@@ -1,9 +1,8 @@
 //! Record operations: writes go to the log service, reads to the query service.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::http::{Method, StatusCode};
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use silt_common::record::{Operation, OperationRecord};
@@ -12,21 +11,25 @@ use silt_query_service::{Filters, GetRequest, Include, KnnRequest};
 use silt_sysdb::Collection;
 
 use super::collections::resolve;
+use super::{route, Route, DB_PATH};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
+use crate::tenancy::{Caller, RouteAccess};
 use crate::validate::{self, BatchBody, EmbeddingInput};
-use crate::{wire, GatewayState};
+use crate::{wire, GatewayState, Limits};
 
-pub fn routes() -> Router<GatewayState> {
-    let base = "/api/v2/tenants/{tenant}/databases/{database}/collections/{id}";
-    Router::new()
-        .route(&format!("{base}/add"), post(add))
-        .route(&format!("{base}/upsert"), post(upsert))
-        .route(&format!("{base}/update"), post(update))
-        .route(&format!("{base}/delete"), post(delete))
-        .route(&format!("{base}/get"), post(get_records))
-        .route(&format!("{base}/query"), post(query))
-        .route(&format!("{base}/count"), get(count))
+pub(crate) fn routes() -> Vec<Route> {
+    use RouteAccess::*;
+    let at = |op: &str| format!("{DB_PATH}/collections/{{id}}/{op}");
+    vec![
+        route(Method::POST, at("add"), Write, add),
+        route(Method::POST, at("upsert"), Write, upsert),
+        route(Method::POST, at("update"), Write, update),
+        route(Method::POST, at("delete"), Write, delete),
+        route(Method::POST, at("get"), Read, get_records),
+        route(Method::POST, at("query"), Read, query),
+        route(Method::GET, at("count"), Read, count),
+    ]
 }
 
 type CollectionPath = Path<(String, String, String)>;
@@ -55,44 +58,73 @@ async fn check_dimension(
     Ok(())
 }
 
+/// Refuses a write that could take the collection past its records quota. Nothing can hold
+/// more records than log entries were ever written, so the exact count is only needed near
+/// the limit.
+async fn check_records_quota(
+    s: &GatewayState,
+    c: &Collection,
+    adding: usize,
+    limits: &Limits,
+) -> ApiResult<()> {
+    let max = limits.max_records_per_collection;
+    if c.log_position + adding as u64 <= max {
+        return Ok(());
+    }
+    let now = s.query.count(c.id).await?;
+    if now + adding as u64 > max {
+        return Err(ApiError::quota(format!(
+            "Collection holds {now} records; adding {adding} would pass its quota of {max}"
+        )));
+    }
+    Ok(())
+}
+
 async fn write(
     s: &GatewayState,
+    caller: &Caller,
     path: CollectionPath,
     body: BatchBody,
     op: Operation,
 ) -> ApiResult<()> {
     let Path((tenant, database, id)) = path;
     let c = resolve(s, &tenant, &database, &id).await?;
-    let (records, dimension) = validate::batch(body, op, &s.limits)?;
+    let (records, dimension) = validate::batch(body, op, &caller.limits)?;
     check_dimension(s, &c, dimension).await?;
+    if matches!(op, Operation::Add | Operation::Upsert) {
+        check_records_quota(s, &c, records.len(), &caller.limits).await?;
+    }
     s.log.append(c.id, records).await?;
     Ok(())
 }
 
 async fn add(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     path: CollectionPath,
     Body(body): Body<BatchBody>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    write(&s, path, body, Operation::Add).await?;
+    write(&s, &caller, path, body, Operation::Add).await?;
     Ok((StatusCode::CREATED, Json(json!({}))))
 }
 
 async fn upsert(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     path: CollectionPath,
     Body(body): Body<BatchBody>,
 ) -> ApiResult<Json<Value>> {
-    write(&s, path, body, Operation::Upsert).await?;
+    write(&s, &caller, path, body, Operation::Upsert).await?;
     Ok(Json(json!({})))
 }
 
 async fn update(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     path: CollectionPath,
     Body(body): Body<BatchBody>,
 ) -> ApiResult<Json<Value>> {
-    write(&s, path, body, Operation::Update).await?;
+    write(&s, &caller, path, body, Operation::Update).await?;
     Ok(Json(json!({})))
 }
 
@@ -126,6 +158,7 @@ struct DeleteBody {
 
 async fn delete(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     Path((tenant, database, id)): CollectionPath,
     Body(body): Body<DeleteBody>,
 ) -> ApiResult<Json<Value>> {
@@ -137,13 +170,13 @@ async fn delete(
         ));
     }
     if let Some(ids) = &filters.ids {
-        if ids.len() > s.limits.max_batch_size {
+        if ids.len() > caller.limits.max_batch_size {
             return Err(ApiError::new(
                 ErrorKind::TooLarge,
                 format!(
                     "Batch size {} exceeds the maximum of {}",
                     ids.len(),
-                    s.limits.max_batch_size
+                    caller.limits.max_batch_size
                 ),
             ));
         }
@@ -160,7 +193,7 @@ async fn delete(
         })
         .await?;
     if !matched.is_empty() {
-        for chunk in matched.chunks(s.limits.max_batch_size.max(1)) {
+        for chunk in matched.chunks(caller.limits.max_batch_size.max(1)) {
             let ops = chunk
                 .iter()
                 .map(|r| OperationRecord::delete(r.id.clone()))
@@ -185,11 +218,18 @@ struct GetBody {
 
 async fn get_records(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     Path((tenant, database, id)): CollectionPath,
     Body(body): Body<GetBody>,
 ) -> ApiResult<Json<Value>> {
     let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) = wire::include(&body.include, &["metadatas", "documents"])?;
+    if let Some(limit) = body.limit.filter(|l| *l > caller.limits.max_n_results) {
+        return Err(ApiError::quota(format!(
+            "limit {limit} exceeds the maximum of {} results per request",
+            caller.limits.max_n_results
+        )));
+    }
     let records = s
         .query
         .get(GetRequest {
@@ -220,19 +260,20 @@ fn default_n_results() -> usize {
 
 async fn query(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     Path((tenant, database, id)): CollectionPath,
     Body(body): Body<QueryBody>,
 ) -> ApiResult<Json<Value>> {
     let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) =
         wire::include(&body.include, &["metadatas", "documents", "distances"])?;
-    if body.n_results > s.limits.max_n_results {
-        return Err(ApiError::invalid(format!(
+    if body.n_results > caller.limits.max_n_results {
+        return Err(ApiError::quota(format!(
             "n_results {} exceeds the maximum of {}",
-            body.n_results, s.limits.max_n_results
+            body.n_results, caller.limits.max_n_results
         )));
     }
-    if body.query_embeddings.len() > s.limits.max_batch_size {
+    if body.query_embeddings.len() > caller.limits.max_batch_size {
         return Err(ApiError::new(
             ErrorKind::TooLarge,
             "Too many query embeddings in one request",

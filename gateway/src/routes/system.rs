@@ -1,22 +1,31 @@
 //! Liveness, version, limits, identity and the test-only reset.
 
 use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::http::Method;
+use axum::{Extension, Json};
 use serde_json::{json, Value};
 use silt_common::ErrorKind;
 
+use super::{route, Route};
 use crate::error::{ApiError, ApiResult};
+use crate::tenancy::{Caller, RouteAccess};
 use crate::GatewayState;
 
-pub fn routes() -> Router<GatewayState> {
-    Router::new()
-        .route("/api/v2/heartbeat", get(heartbeat))
-        .route("/api/v2/healthcheck", get(healthcheck))
-        .route("/api/v2/version", get(version))
-        .route("/api/v2/pre-flight-checks", get(pre_flight_checks))
-        .route("/api/v2/auth/identity", get(identity))
-        .route("/api/v2/reset", post(reset))
+pub(crate) fn routes() -> Vec<Route> {
+    use RouteAccess::*;
+    vec![
+        route(Method::GET, "/api/v2/heartbeat", Public, heartbeat),
+        route(Method::GET, "/api/v2/healthcheck", Public, healthcheck),
+        route(Method::GET, "/api/v2/version", Public, version),
+        route(
+            Method::GET,
+            "/api/v2/pre-flight-checks",
+            Authenticated,
+            pre_flight_checks,
+        ),
+        route(Method::GET, "/api/v2/auth/identity", Authenticated, identity),
+        route(Method::POST, "/api/v2/reset", Operator, reset),
+    ]
 }
 
 async fn heartbeat() -> Json<Value> {
@@ -41,25 +50,39 @@ async fn version() -> Json<Value> {
     Json(json!("1.0.0"))
 }
 
-async fn pre_flight_checks(State(state): State<GatewayState>) -> Json<Value> {
-    let l = &state.limits;
-    Json(json!({
-        "max_batch_size": l.max_batch_size,
-        "supports_base64_encoding": true,
-        "max_request_bytes": l.max_request_bytes,
-        "max_dimension": l.max_dimension,
-        "max_document_bytes": l.max_document_bytes,
-        "max_metadata_keys": l.max_metadata_keys,
-        "max_n_results": l.max_n_results,
-    }))
+/// The limits that apply to the caller's tenant.
+async fn pre_flight_checks(Extension(caller): Extension<Caller>) -> Json<Value> {
+    Json(caller.limits.report())
 }
 
-async fn identity() -> Json<Value> {
-    Json(json!({
-        "user_id": "",
-        "tenant": silt_sysdb::DEFAULT_TENANT,
-        "databases": [silt_sysdb::DEFAULT_DATABASE],
-    }))
+/// The key's tenant and databases, so that Chroma's clients pick them up. A key for all
+/// databases lists the tenant's current ones.
+async fn identity(
+    State(state): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
+) -> ApiResult<Json<Value>> {
+    let Some(key) = caller.key else {
+        return Ok(Json(json!({
+            "user_id": "",
+            "tenant": silt_sysdb::DEFAULT_TENANT,
+            "databases": [silt_sysdb::DEFAULT_DATABASE],
+        })));
+    };
+    let databases = match &key.scope.databases {
+        Some(dbs) => dbs.clone(),
+        None => state
+            .sysdb
+            .list_databases(&key.tenant, None, 0)
+            .await?
+            .into_iter()
+            .map(|d| d.name)
+            .collect(),
+    };
+    Ok(Json(json!({
+        "user_id": key.id,
+        "tenant": key.tenant,
+        "databases": databases,
+    })))
 }
 
 async fn reset(State(state): State<GatewayState>) -> ApiResult<Json<Value>> {

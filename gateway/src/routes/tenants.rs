@@ -1,28 +1,29 @@
 //! Tenants and databases.
 
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::http::Method;
+use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::{route, Route, DB_PATH};
 use crate::body::Body;
 use crate::error::ApiResult;
+use crate::tenancy::{Caller, RouteAccess};
 use crate::validate::plain_name;
 use crate::GatewayState;
 
-pub fn routes() -> Router<GatewayState> {
-    Router::new()
-        .route("/api/v2/tenants", post(create_tenant))
-        .route("/api/v2/tenants/{tenant}", get(get_tenant))
-        .route(
-            "/api/v2/tenants/{tenant}/databases",
-            post(create_database).get(list_databases),
-        )
-        .route(
-            "/api/v2/tenants/{tenant}/databases/{database}",
-            get(get_database).delete(delete_database),
-        )
+pub(crate) fn routes() -> Vec<Route> {
+    use RouteAccess::*;
+    let dbs = "/api/v2/tenants/{tenant}/databases";
+    vec![
+        route(Method::POST, "/api/v2/tenants", Operator, create_tenant),
+        route(Method::GET, "/api/v2/tenants/{tenant}", Read, get_tenant),
+        route(Method::POST, dbs, TenantAdmin, create_database),
+        route(Method::GET, dbs, Read, list_databases),
+        route(Method::GET, DB_PATH, Read, get_database),
+        route(Method::DELETE, DB_PATH, TenantAdmin, delete_database),
+    ]
 }
 
 #[derive(Deserialize)]
@@ -70,16 +71,31 @@ fn database_json(d: &silt_sysdb::Database) -> Value {
     json!({"id": d.id, "name": d.name, "tenant": d.tenant})
 }
 
+/// A key limited to some databases sees only those.
 async fn list_databases(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     Path(tenant): Path<String>,
     query: Result<Query<Page>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let page = page(query)?;
-    let dbs = s
-        .sysdb
-        .list_databases(&tenant, page.limit, page.offset)
-        .await?;
+    let scope = caller.key.as_ref().map(|k| k.scope.clone());
+    let dbs = match scope.filter(|s| s.databases.is_some()) {
+        None => {
+            s.sysdb
+                .list_databases(&tenant, page.limit, page.offset)
+                .await?
+        }
+        Some(scope) => s
+            .sysdb
+            .list_databases(&tenant, None, 0)
+            .await?
+            .into_iter()
+            .filter(|d| scope.allows_database(&d.name))
+            .skip(page.offset as usize)
+            .take(page.limit.map_or(usize::MAX, |l| l as usize))
+            .collect(),
+    };
     Ok(Json(Value::Array(dbs.iter().map(database_json).collect())))
 }
 

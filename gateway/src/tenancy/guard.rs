@@ -1,0 +1,113 @@
+//! The middleware every route runs behind: authenticate, authorize, load the tenant's limits,
+//! apply rate limits, then hand the handler a `Caller`.
+
+use std::sync::Arc;
+
+use axum::extract::{RawPathParams, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use silt_common::ErrorKind;
+use silt_sysdb::ApiKey;
+
+use super::credentials::presented_key;
+use super::{authorize, RouteAccess};
+use crate::error::ApiError;
+use crate::{GatewayState, Limits};
+
+/// Who is calling, as the handlers see it.
+#[derive(Clone)]
+pub struct Caller {
+    /// `None` when auth is off.
+    pub key: Option<Arc<ApiKey>>,
+    pub limits: Arc<Limits>,
+}
+
+/// State of one route's guard: the gateway and what the route needs.
+#[derive(Clone)]
+pub struct RouteGuard {
+    pub state: GatewayState,
+    pub access: RouteAccess,
+    /// "METHOD /path", for the audit log.
+    pub route: Arc<str>,
+}
+
+fn param<'a>(params: &'a RawPathParams, name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
+}
+
+pub async fn guard(
+    State(g): State<RouteGuard>,
+    params: Result<RawPathParams, axum::extract::rejection::RawPathParamsRejection>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let params = match params {
+        Ok(p) => p,
+        Err(e) => return ApiError::invalid(format!("Invalid path: {e}")).into_response(),
+    };
+    let tenant = param(&params, "tenant");
+    let database = param(&params, "database");
+    let tenancy = &g.state.tenancy;
+
+    let key = if tenancy.auth && g.access != RouteAccess::Public {
+        let Some(presented) = presented_key(request.headers()) else {
+            return ApiError::new(
+                ErrorKind::Unauthenticated,
+                "Missing API key: send it in the x-chroma-token header or as Authorization: Bearer",
+            )
+            .into_response();
+        };
+        let key = match tenancy.key(presented).await {
+            Ok(Some(key)) => key,
+            Ok(None) => {
+                tracing::warn!(target: "silt::audit", route = %g.route, "denied: unknown or revoked API key");
+                return ApiError::new(ErrorKind::Unauthenticated, "Invalid or revoked API key")
+                    .into_response();
+            }
+            Err(e) => return ApiError(e).into_response(),
+        };
+        if let Err(reason) = authorize(g.access, &key, tenant, database) {
+            tracing::warn!(
+                target: "silt::audit",
+                tenant = %key.tenant,
+                key_id = %key.id,
+                route = %g.route,
+                requested_tenant = tenant.unwrap_or(""),
+                requested_database = database.unwrap_or(""),
+                %reason,
+                "denied"
+            );
+            return ApiError::new(ErrorKind::Forbidden, reason).into_response();
+        }
+        Some(key)
+    } else {
+        None
+    };
+
+    // The tenant whose quotas apply: the key's, or with auth off the one in the path.
+    let quota_tenant = match (&key, tenant) {
+        (Some(k), _) => k.tenant.clone(),
+        (None, Some(t)) => t.to_string(),
+        (None, None) => silt_sysdb::DEFAULT_TENANT.to_string(),
+    };
+    let limits = match tenancy.limits(&quota_tenant).await {
+        Ok(l) => l,
+        Err(e) => return ApiError(e).into_response(),
+    };
+    let _permit = if g.access == RouteAccess::Public {
+        None
+    } else {
+        match tenancy
+            .rates()
+            .admit(&quota_tenant, param(&params, "id"), &limits)
+        {
+            Ok(permit) => permit,
+            Err(retry) => {
+                tracing::info!(target: "silt::audit", tenant = %quota_tenant, route = %g.route, "rate limited");
+                return retry.into_response();
+            }
+        }
+    };
+    request.extensions_mut().insert(Caller { key, limits });
+    next.run(request).await
+}
