@@ -60,7 +60,9 @@ impl Limits {
     /// leave a tenant unlimited.
     pub fn with_overrides(&self, overrides: &Value) -> Result<Limits, String> {
         let Value::Object(changes) = overrides else {
-            return Err(format!("quota overrides must be a JSON object, got {overrides}"));
+            return Err(format!(
+                "quota overrides must be a JSON object, got {overrides}"
+            ));
         };
         let mut merged = serde_json::to_value(self).map_err(|e| e.to_string())?;
         for (name, value) in changes {
@@ -97,7 +99,9 @@ mod tests {
         assert_eq!(l.tenant_requests_per_second, 1);
         assert_eq!(l.max_dimension, base.max_dimension);
         assert!(base.with_overrides(&json!({"max_batch_sise": 5})).is_err());
-        assert!(base.with_overrides(&json!({"max_batch_size": "5"})).is_err());
+        assert!(base
+            .with_overrides(&json!({"max_batch_size": "5"}))
+            .is_err());
         assert!(base.with_overrides(&json!([1])).is_err());
         assert_eq!(base.report()["max_batch_size"], json!(10_000));
         assert_eq!(base.report()["supports_base64_encoding"], json!(true));

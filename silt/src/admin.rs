@@ -53,7 +53,11 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             label,
         } => {
             let scope = KeyScope {
-                access: if read_only { Access::Read } else { Access::Write },
+                access: if read_only {
+                    Access::Read
+                } else {
+                    Access::Write
+                },
                 databases,
             };
             let key = generate_key();

@@ -204,7 +204,9 @@ async fn keys_and_quotas(db: &SysDb) {
     assert_eq!(db.count_tenant_collections("keyed").await.unwrap(), 0);
     let mut c = new_collection("counted");
     c.tenant = "keyed".into();
-    db.create_database("keyed", "default_database").await.unwrap();
+    db.create_database("keyed", "default_database")
+        .await
+        .unwrap();
     db.create_collection(c).await.unwrap();
     assert_eq!(db.count_tenant_collections("keyed").await.unwrap(), 1);
     let scope = KeyScope {

@@ -25,7 +25,12 @@ pub(crate) fn routes() -> Vec<Route> {
     vec![
         route(Method::GET, &all, Read, list),
         route(Method::POST, &all, Write, create),
-        route(Method::GET, format!("{DB_PATH}/collections_count"), Read, count),
+        route(
+            Method::GET,
+            format!("{DB_PATH}/collections_count"),
+            Read,
+            count,
+        ),
         route(
             Method::GET,
             format!("{DB_PATH}/collections/by-id/{{id}}"),

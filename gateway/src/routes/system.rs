@@ -23,7 +23,12 @@ pub(crate) fn routes() -> Vec<Route> {
             Authenticated,
             pre_flight_checks,
         ),
-        route(Method::GET, "/api/v2/auth/identity", Authenticated, identity),
+        route(
+            Method::GET,
+            "/api/v2/auth/identity",
+            Authenticated,
+            identity,
+        ),
         route(Method::POST, "/api/v2/reset", Operator, reset),
     ]
 }

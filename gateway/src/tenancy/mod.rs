@@ -65,10 +65,13 @@ impl Tenancy {
         }
         let limits = match self.sysdb.tenant_quotas(tenant).await? {
             None => self.defaults.clone(),
-            Some(overrides) => self.defaults.with_overrides(&overrides).unwrap_or_else(|e| {
-                tracing::error!(tenant, error = %e, "ignoring invalid quota overrides");
-                self.defaults.clone()
-            }),
+            Some(overrides) => self
+                .defaults
+                .with_overrides(&overrides)
+                .unwrap_or_else(|e| {
+                    tracing::error!(tenant, error = %e, "ignoring invalid quota overrides");
+                    self.defaults.clone()
+                }),
         };
         let limits = Arc::new(limits);
         self.quotas.insert(tenant.to_string(), limits.clone());

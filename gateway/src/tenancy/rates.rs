@@ -166,7 +166,10 @@ mod tests {
         let refused = r.admit("noisy", None, &l).unwrap_err();
         assert!(refused.after_seconds >= 1);
         assert!(refused.message.contains("tenant noisy"));
-        assert!(r.admit("quiet", None, &l).is_ok(), "another tenant is unaffected");
+        assert!(
+            r.admit("quiet", None, &l).is_ok(),
+            "another tenant is unaffected"
+        );
     }
 
     #[test]
