@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use axum::extract::{RawPathParams, Request, State};
+use axum::http::header::CONNECTION;
+use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use silt_common::ErrorKind;
@@ -31,6 +33,16 @@ pub struct RouteGuard {
     pub route: Arc<str>,
 }
 
+/// A refusal sent before the request body was read: the connection is closed after it, so a
+/// client cannot send its next request onto a connection the server is about to drop.
+fn refuse(response: impl IntoResponse) -> Response {
+    let mut response = response.into_response();
+    response
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    response
+}
+
 fn param<'a>(params: &'a RawPathParams, name: &str) -> Option<&'a str> {
     params.iter().find(|(k, _)| *k == name).map(|(_, v)| v)
 }
@@ -43,7 +55,7 @@ pub async fn guard(
 ) -> Response {
     let params = match params {
         Ok(p) => p,
-        Err(e) => return ApiError::invalid(format!("Invalid path: {e}")).into_response(),
+        Err(e) => return refuse(ApiError::invalid(format!("Invalid path: {e}"))),
     };
     let tenant = param(&params, "tenant");
     let database = param(&params, "database");
@@ -51,18 +63,19 @@ pub async fn guard(
 
     let key = if tenancy.auth && g.access != RouteAccess::Public {
         let Some(presented) = presented_key(request.headers()) else {
-            return ApiError::new(
+            return refuse(ApiError::new(
                 ErrorKind::Unauthenticated,
                 "Missing API key: send it in the x-chroma-token header or as Authorization: Bearer",
-            )
-            .into_response();
+            ));
         };
         let key = match tenancy.key(presented).await {
             Ok(Some(key)) => key,
             Ok(None) => {
                 tracing::warn!(target: "silt::audit", route = %g.route, "denied: unknown or revoked API key");
-                return ApiError::new(ErrorKind::Unauthenticated, "Invalid or revoked API key")
-                    .into_response();
+                return refuse(ApiError::new(
+                    ErrorKind::Unauthenticated,
+                    "Invalid or revoked API key",
+                ));
             }
             Err(e) => return ApiError(e).into_response(),
         };
@@ -77,7 +90,7 @@ pub async fn guard(
                 %reason,
                 "denied"
             );
-            return ApiError::new(ErrorKind::Forbidden, reason).into_response();
+            return refuse(ApiError::new(ErrorKind::Forbidden, reason));
         }
         Some(key)
     } else {
@@ -104,7 +117,7 @@ pub async fn guard(
             Ok(permit) => permit,
             Err(retry) => {
                 tracing::info!(target: "silt::audit", tenant = %quota_tenant, route = %g.route, "rate limited");
-                return retry.into_response();
+                return refuse(retry);
             }
         }
     };
