@@ -107,12 +107,15 @@ pub async fn guard(
         Ok(l) => l,
         Err(e) => return ApiError(e).into_response(),
     };
+    // Collection buckets are keyed under the caller's tenant too: requests naming another
+    // tenant's collection id (which answer 404) must not drain that collection's bucket.
+    let collection = param(&params, "id").map(|id| format!("{quota_tenant}/{id}"));
     let _permit = if g.access == RouteAccess::Public {
         None
     } else {
         match tenancy
             .rates()
-            .admit(&quota_tenant, param(&params, "id"), &limits)
+            .admit(&quota_tenant, collection.as_deref(), &limits)
         {
             Ok(permit) => permit,
             Err(retry) => {

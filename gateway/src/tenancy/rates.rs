@@ -120,6 +120,7 @@ impl RateLimits {
             limits.collection_requests_per_second,
             limits.collection_request_burst,
         );
+        // `collection` is "tenant/collection id", so tenants never share a bucket.
         if let (Some(collection), true) = (collection, rps > 0) {
             let limiter = self
                 .collections
