@@ -143,6 +143,23 @@ fn path_for(spec: &RouteSpec, t: &Target) -> String {
         .replace("{id}", t.collection_id)
 }
 
+/// Calls one route of the table on `target`, with the route's plausible body.
+async fn call_route(
+    app: &Router,
+    spec: &RouteSpec,
+    target: &Target<'_>,
+    key: Option<&str>,
+) -> (StatusCode, Value) {
+    call(
+        app,
+        spec.method.clone(),
+        &path_for(spec, target),
+        key,
+        body_for(spec),
+    )
+    .await
+}
+
 /// Everything observable about tenant B, read with B's own key.
 async fn snapshot_of_b(app: &Router, b_key: &str, b_id: &str) -> Value {
     let base = "/api/v2/tenants/tenant-b/databases/default_database";
@@ -235,15 +252,7 @@ async fn every_route_keeps_tenants_apart() {
         specs.len()
     );
     for spec in &specs {
-        let path = path_for(spec, &target_b);
-        let (status, body) = call(
-            &w.app,
-            spec.method.clone(),
-            &path,
-            Some(&a_key),
-            body_for(spec),
-        )
-        .await;
+        let (status, body) = call_route(&w.app, spec, &target_b, Some(&a_key)).await;
         let text = body.to_string();
         match spec.access {
             RouteAccess::Public => assert!(
@@ -300,38 +309,13 @@ async fn every_route_keeps_tenants_apart() {
         .iter()
         .filter(|s| s.path.contains("{id}") || s.method == Method::PUT)
     {
-        let with_b = path_for(
-            spec,
-            &Target {
-                tenant: "tenant-a",
-                collection_name: "b-secret",
-                collection_id: &b_id,
-            },
-        );
-        let with_missing = path_for(
-            spec,
-            &Target {
-                tenant: "tenant-a",
-                collection_name: "b-secret",
-                collection_id: missing,
-            },
-        );
-        let (s1, b1) = call(
-            &w.app,
-            spec.method.clone(),
-            &with_b,
-            Some(&a_key),
-            body_for(spec),
-        )
-        .await;
-        let (s2, b2) = call(
-            &w.app,
-            spec.method.clone(),
-            &with_missing,
-            Some(&a_key),
-            body_for(spec),
-        )
-        .await;
+        let under_a = |collection_id| Target {
+            tenant: "tenant-a",
+            collection_name: "b-secret",
+            collection_id,
+        };
+        let (s1, b1) = call_route(&w.app, spec, &under_a(&b_id), Some(&a_key)).await;
+        let (s2, b2) = call_route(&w.app, spec, &under_a(missing), Some(&a_key)).await;
         assert_eq!(s1, StatusCode::NOT_FOUND, "{} {}", spec.method, spec.path);
         assert_eq!(s1, s2);
         assert_eq!(
@@ -367,14 +351,7 @@ async fn every_route_keeps_tenants_apart() {
             RouteAccess::Write | RouteAccess::TenantAdmin | RouteAccess::Operator
         )
     }) {
-        let (status, _) = call(
-            &w.app,
-            spec.method.clone(),
-            &path_for(spec, &target_a),
-            Some(&a_read_only),
-            body_for(spec),
-        )
-        .await;
+        let (status, _) = call_route(&w.app, spec, &target_a, Some(&a_read_only)).await;
         assert_eq!(
             status,
             StatusCode::FORBIDDEN,
@@ -384,14 +361,7 @@ async fn every_route_keeps_tenants_apart() {
         );
     }
     for spec in specs.iter().filter(|s| s.access == RouteAccess::Read) {
-        let (status, body) = call(
-            &w.app,
-            spec.method.clone(),
-            &path_for(spec, &target_a),
-            Some(&a_read_only),
-            body_for(spec),
-        )
-        .await;
+        let (status, body) = call_route(&w.app, spec, &target_a, Some(&a_read_only)).await;
         assert!(
             status.is_success(),
             "read-only key reading: {} {}: {status} {body}",
@@ -403,14 +373,7 @@ async fn every_route_keeps_tenants_apart() {
     // No key, or a wrong one: 401 everywhere but the public routes.
     for spec in specs.iter().filter(|s| s.access != RouteAccess::Public) {
         for k in [None, Some("silt_not-a-real-key")] {
-            let (status, body) = call(
-                &w.app,
-                spec.method.clone(),
-                &path_for(spec, &target_a),
-                k,
-                body_for(spec),
-            )
-            .await;
+            let (status, body) = call_route(&w.app, spec, &target_a, k).await;
             assert_eq!(
                 status,
                 StatusCode::UNAUTHORIZED,

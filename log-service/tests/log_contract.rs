@@ -14,34 +14,12 @@ use silt_common::keys::log_fragment;
 use silt_common::storage::{CountingStore, DynStore, FaultPlan, FaultyStore};
 use silt_common::{CollectionId, ErrorKind};
 use silt_log_service::{encode_fragment, LogConfig, LogService, ObjectLog};
-use support::{catalog, new_collection, rec, Backend};
+use support::{catalog, check_exactly_once, new_collection, rec, Backend};
 
 fn config() -> LogConfig {
     LogConfig {
         group_window: Duration::from_millis(2),
         ..LogConfig::default()
-    }
-}
-
-/// Every acknowledged append appears exactly once, in one dense total order.
-async fn check_exactly_once(log: &ObjectLog, c: CollectionId, acked: &[(u64, u64, Vec<String>)]) {
-    let entries = log.read_tail(c, 0).await.unwrap();
-    for (i, e) in entries.iter().enumerate() {
-        assert_eq!(e.offset, i as u64 + 1, "offsets must be dense from 1");
-    }
-    let ids: Vec<&str> = entries.iter().map(|e| e.record.id.as_str()).collect();
-    let unique: HashSet<&str> = ids.iter().copied().collect();
-    assert_eq!(unique.len(), ids.len(), "an append appears twice");
-    for (first, last, batch) in acked {
-        let at: Vec<&str> = entries[(*first - 1) as usize..*last as usize]
-            .iter()
-            .map(|e| e.record.id.as_str())
-            .collect();
-        assert_eq!(
-            at,
-            batch.iter().map(String::as_str).collect::<Vec<_>>(),
-            "receipt offsets disagree with the log"
-        );
     }
 }
 
@@ -290,24 +268,14 @@ async fn garbage_collection_keeps_the_tail_and_drops_compacted_fragments(backend
     assert_eq!(deleted, 3);
     assert!(store.head(&log_fragment(c, 1)).await.is_err());
     assert!(store.head(&log_fragment(c, 4)).await.is_ok());
-    let tail: Vec<u64> = log
-        .read_tail(c, 3)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.offset)
-        .collect();
-    assert_eq!(tail, vec![4, 5]);
+    let offsets_after = |log: ObjectLog, after: u64| async move {
+        let tail = log.read_tail(c, after).await.unwrap();
+        tail.iter().map(|e| e.offset).collect::<Vec<u64>>()
+    };
+    assert_eq!(offsets_after(log, 3).await, vec![4, 5]);
     // A new owner, knowing only the catalog and the store, finds the same tail.
     let fresh = ObjectLog::new(store, env.sysdb.clone(), config());
-    let recovered: Vec<u64> = fresh
-        .read_tail(c, 3)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.offset)
-        .collect();
-    assert_eq!(recovered, vec![4, 5]);
+    assert_eq!(offsets_after(fresh, 3).await, vec![4, 5]);
 }
 
 #[tokio::test]

@@ -3,13 +3,15 @@
 
 #![allow(dead_code)] // each test file uses its own part of this module
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
-use silt_common::record::{Operation, OperationRecord};
+use silt_common::record::{LogEntry, Operation, OperationRecord};
 use silt_common::storage::{open_store, DynStore, S3Settings};
 use silt_common::CollectionId;
+use silt_log_service::{LogService, ObjectLog};
 use silt_sysdb::{NewCollection, SysDb};
 
 /// The object stores every contract test runs on.
@@ -138,4 +140,31 @@ pub fn rec(id: String) -> OperationRecord {
         metadata: None,
         uri: None,
     }
+}
+
+/// An acknowledged append: its receipt's first and last offsets, and the ids it carried.
+pub type Acked = (u64, u64, Vec<String>);
+
+/// Every acknowledged append appears exactly once, at its receipt's offsets, in one dense total
+/// order. Returns the whole log for further checks.
+pub async fn check_exactly_once(
+    log: &ObjectLog,
+    c: CollectionId,
+    acked: &[Acked],
+) -> Vec<LogEntry> {
+    let entries = log.read_tail(c, 0).await.expect("read the log back");
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.offset, i as u64 + 1, "offsets must be dense from 1");
+    }
+    let ids: Vec<&str> = entries.iter().map(|e| e.record.id.as_str()).collect();
+    let unique: HashSet<&str> = ids.iter().copied().collect();
+    assert_eq!(unique.len(), ids.len(), "an append appears twice");
+    for (first, last, batch) in acked {
+        assert_eq!(
+            ids[(*first - 1) as usize..*last as usize],
+            batch.iter().map(String::as_str).collect::<Vec<_>>(),
+            "receipt offsets disagree with the log"
+        );
+    }
+    entries
 }
