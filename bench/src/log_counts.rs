@@ -178,7 +178,7 @@ async fn writer_scenario(
     options: &LogBenchOptions,
 ) -> anyhow::Result<WriterScenario> {
     let c = new_collection(&h.sysdb).await?;
-    h.log.read_tail(c, 0).await?; // recovery's reads are not part of the write cost
+    h.log.read_tail(c, 0, 0).await?; // recovery's reads are not part of the write cost
     let before = h.stats.snapshot();
     let start = Instant::now();
     let mut tasks = Vec::new();

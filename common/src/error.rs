@@ -31,6 +31,43 @@ pub enum ErrorKind {
     Internal,
 }
 
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 11] = [
+        ErrorKind::InvalidArgument,
+        ErrorKind::Unprocessable,
+        ErrorKind::NotFound,
+        ErrorKind::AlreadyExists,
+        ErrorKind::TooLarge,
+        ErrorKind::Backpressure,
+        ErrorKind::Unauthenticated,
+        ErrorKind::Forbidden,
+        ErrorKind::QuotaExceeded,
+        ErrorKind::Unavailable,
+        ErrorKind::Internal,
+    ];
+
+    /// A stable name, used where kinds cross process boundaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidArgument => "invalid_argument",
+            ErrorKind::Unprocessable => "unprocessable",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::AlreadyExists => "already_exists",
+            ErrorKind::TooLarge => "too_large",
+            ErrorKind::Backpressure => "backpressure",
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::QuotaExceeded => "quota_exceeded",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Internal => "internal",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct SiltError {
     pub kind: ErrorKind,

@@ -138,6 +138,51 @@ impl Where {
     }
 }
 
+impl Where {
+    /// Chroma's JSON form; `Where::parse` of it gives back an equal filter.
+    pub fn to_json(&self) -> Value {
+        let field =
+            |key: &str, op: &str, operand: Value| serde_json::json!({ key: { op: operand } });
+        match self {
+            Where::And(cs) => {
+                serde_json::json!({"$and": cs.iter().map(Where::to_json).collect::<Vec<_>>()})
+            }
+            Where::Or(cs) => {
+                serde_json::json!({"$or": cs.iter().map(Where::to_json).collect::<Vec<_>>()})
+            }
+            Where::Compare { key, op, value } => {
+                let op = match op {
+                    CmpOp::Eq => "$eq",
+                    CmpOp::Ne => "$ne",
+                    CmpOp::Gt => "$gt",
+                    CmpOp::Gte => "$gte",
+                    CmpOp::Lt => "$lt",
+                    CmpOp::Lte => "$lte",
+                };
+                field(key, op, value.to_json())
+            }
+            Where::In {
+                key,
+                negate,
+                values,
+            } => field(
+                key,
+                if *negate { "$nin" } else { "$in" },
+                Value::Array(values.iter().map(MetadataValue::to_json).collect()),
+            ),
+            Where::Contains { key, negate, value } => field(
+                key,
+                if *negate {
+                    "$not_contains"
+                } else {
+                    "$contains"
+                },
+                value.to_json(),
+            ),
+        }
+    }
+}
+
 fn parse_field(key: &str, value: &Value) -> Result<Where, String> {
     let (op, operand) = match value {
         Value::Object(map) => one_operator(key, map)?,
@@ -313,6 +358,30 @@ impl WhereDocument {
         }))
     }
 
+    /// Chroma's JSON form; `WhereDocument::parse` of it gives back an equal filter.
+    pub fn to_json(&self) -> Value {
+        match self {
+            WhereDocument::And(cs) => {
+                serde_json::json!({"$and": cs.iter().map(WhereDocument::to_json).collect::<Vec<_>>()})
+            }
+            WhereDocument::Or(cs) => {
+                serde_json::json!({"$or": cs.iter().map(WhereDocument::to_json).collect::<Vec<_>>()})
+            }
+            WhereDocument::Contains { text, negate } => {
+                let op = if *negate {
+                    "$not_contains"
+                } else {
+                    "$contains"
+                };
+                serde_json::json!({ op: text })
+            }
+            WhereDocument::Regex { regex, negate } => {
+                let op = if *negate { "$not_regex" } else { "$regex" };
+                serde_json::json!({ op: regex.as_str() })
+            }
+        }
+    }
+
     pub fn matches(&self, document: Option<&str>) -> bool {
         match self {
             WhereDocument::And(cs) => cs.iter().all(|c| c.matches(document)),
@@ -407,5 +476,31 @@ mod tests {
             .unwrap();
         assert!(!w.matches(Some("the")));
         assert!(w.matches(None));
+    }
+
+    #[test]
+    fn filters_round_trip_through_their_json_form() {
+        let wheres = [
+            json!({"$and": [{"a": {"$gte": 1}}, {"$or": [{"b": "x"}, {"c": {"$nin": [1.5, 2]}}]}]}),
+            json!({"tags": {"$not_contains": true}}),
+            json!({"n": {"$ne": -3}}),
+        ];
+        let records = [
+            meta(json!({"a": 1, "b": "x", "c": 2, "tags": [true]})),
+            meta(json!({"a": 0, "b": "y", "c": 1.5, "tags": [false]})),
+            meta(json!({"a": 2.5, "c": 3, "n": -3})),
+            meta(json!({})),
+        ];
+        for w in wheres {
+            let parsed = Where::parse(&w).unwrap().unwrap();
+            let again = Where::parse(&parsed.to_json()).unwrap().unwrap();
+            assert_eq!(again.to_json(), parsed.to_json());
+            for m in &records {
+                assert_eq!(parsed.matches(m), again.matches(m), "{w} on {m:?}");
+            }
+        }
+        let d = json!({"$or": [{"$contains": "ab"}, {"$and": [{"$not_regex": "^x+$"}, {"$not_contains": "q"}]}]});
+        let parsed = WhereDocument::parse(&d).unwrap().unwrap();
+        assert_eq!(parsed.to_json(), d);
     }
 }

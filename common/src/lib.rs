@@ -11,6 +11,8 @@ pub mod ids;
 pub mod keys;
 pub mod materialize;
 pub mod record;
+pub mod routing;
+pub mod rpc;
 pub mod segment;
 pub mod storage;
 

@@ -169,6 +169,46 @@ pub struct Record {
     pub uri: Option<String>,
 }
 
+impl Record {
+    /// The stored form of one record, shared by version segments and internal RPC. Metadata
+    /// travels as Chroma's JSON so that ints and floats stay distinct.
+    pub fn encode(&self, w: &mut Writer) {
+        w.str(&self.id);
+        w.f32s(&self.embedding);
+        w.opt_str(self.document.as_deref());
+        let meta =
+            (!self.metadata.is_empty()).then(|| metadata_to_json(&self.metadata).to_string());
+        w.opt_str(meta.as_deref());
+        w.opt_str(self.uri.as_deref());
+    }
+
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let id = r.str()?;
+        let embedding = r.f32s()?;
+        let document = r.opt_str()?;
+        let metadata = match r.opt_str()? {
+            None => Metadata::new(),
+            Some(s) => {
+                let v: Value =
+                    serde_json::from_str(&s).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+                metadata_update_from_json(&v)
+                    .map_err(DecodeError::Invalid)?
+                    .into_iter()
+                    .filter_map(|(k, v)| v.map(|v| (k, v)))
+                    .collect()
+            }
+        };
+        let uri = r.opt_str()?;
+        Ok(Record {
+            id,
+            embedding,
+            document,
+            metadata,
+            uri,
+        })
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
     Add,

@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use crate::codec::{DecodeError, Reader, Writer};
 use crate::distance::Distance;
-use crate::record::{metadata_to_json, metadata_update_from_json, Record};
+use crate::record::Record;
 
 pub const MANIFEST_FORMAT_VERSION: u32 = 1;
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -58,12 +58,7 @@ pub fn encode_records<'a>(
     w.u32(dimension);
     w.u64(records.len() as u64);
     for r in records {
-        w.str(&r.id);
-        w.f32s(&r.embedding);
-        w.opt_str(r.document.as_deref());
-        let meta = (!r.metadata.is_empty()).then(|| metadata_to_json(&r.metadata).to_string());
-        w.opt_str(meta.as_deref());
-        w.opt_str(r.uri.as_deref());
+        r.encode(&mut w);
     }
     w.finish_with_crc()
 }
@@ -79,35 +74,15 @@ pub fn decode_records(bytes: &[u8]) -> Result<Vec<Record>, DecodeError> {
     let count = r.u64()?;
     let mut out = Vec::with_capacity(count.min(1 << 20) as usize);
     for _ in 0..count {
-        let id = r.str()?;
-        let embedding = r.f32s()?;
-        if embedding.len() != dimension {
+        let record = Record::decode(&mut r)?;
+        if record.embedding.len() != dimension {
             return Err(DecodeError::Invalid(format!(
-                "record {id:?} has dimension {}, segment says {dimension}",
-                embedding.len()
+                "record {:?} has dimension {}, segment says {dimension}",
+                record.id,
+                record.embedding.len()
             )));
         }
-        let document = r.opt_str()?;
-        let metadata = match r.opt_str()? {
-            None => Default::default(),
-            Some(s) => {
-                let v: Value =
-                    serde_json::from_str(&s).map_err(|e| DecodeError::Invalid(e.to_string()))?;
-                metadata_update_from_json(&v)
-                    .map_err(DecodeError::Invalid)?
-                    .into_iter()
-                    .filter_map(|(k, v)| v.map(|v| (k, v)))
-                    .collect()
-            }
-        };
-        let uri = r.opt_str()?;
-        out.push(Record {
-            id,
-            embedding,
-            document,
-            metadata,
-            uri,
-        });
+        out.push(record);
     }
     r.expect_end()?;
     Ok(out)

@@ -7,6 +7,7 @@ use std::time::Duration;
 use silt_common::keys::{version_dir, version_file};
 use silt_common::materialize::Overlay;
 use silt_common::record::Record;
+use silt_common::routing::NodeSource;
 use silt_common::segment::{
     encode_records, read_version, FileEntry, Manifest, MANIFEST_FILE, MANIFEST_FORMAT_VERSION,
     RECORDS_FILE,
@@ -50,7 +51,14 @@ pub enum Outcome {
     LostRace,
 }
 
+/// The other compactors of a cluster, and this one's id among them.
+pub struct Peers {
+    pub nodes: Arc<dyn NodeSource>,
+    pub self_id: String,
+}
+
 pub struct Compactor {
+    pub(crate) peers: Option<Peers>,
     pub(crate) store: DynStore,
     pub(crate) sysdb: SysDb,
     pub(crate) log: Arc<dyn LogService>,
@@ -66,12 +74,19 @@ impl Compactor {
         config: CompactorConfig,
     ) -> Self {
         Compactor {
+            peers: None,
             store,
             sysdb,
             log,
             config,
             lost_races: AtomicU64::new(0),
         }
+    }
+
+    /// Shares the work with the other live compactors of a cluster.
+    pub fn with_peers(mut self, peers: Peers) -> Self {
+        self.peers = Some(peers);
+        self
     }
 
     pub fn lost_races(&self) -> u64 {
@@ -83,7 +98,7 @@ impl Compactor {
         let collection = self.sysdb.get_collection(id).await?;
         let tail = self
             .log
-            .read_tail(id, collection.compacted_offset)
+            .read_tail(id, collection.compacted_offset, collection.log_position)
             .await
             .map_err(CompactError::Log)?;
         let Some(last) = tail.last() else {
@@ -105,6 +120,11 @@ impl Compactor {
         let version = collection.version + 1;
         let attempt = uuid::Uuid::new_v4().simple().to_string();
         let dir = version_dir(id, version, &attempt[..12]);
+        // Recorded before any object is written: if this process dies before registering, the
+        // collector finds the directory here instead of listing the store.
+        self.sysdb
+            .begin_compaction_attempt(id, dir.as_ref())
+            .await?;
         let records_bytes = encode_records(dimension.unwrap_or(0), records.iter().copied());
         let records_size = records_bytes.len() as u64;
         put_if_absent(
@@ -149,8 +169,10 @@ impl Compactor {
             self.lost_races.fetch_add(1, Ordering::Relaxed);
             tracing::info!(collection = %id, version, "lost the race to register a version; discarding");
             crate::gc::delete_dir(&self.store, &dir).await?;
+            self.sysdb.end_compaction_attempt(dir.as_ref()).await?;
             return Ok(Outcome::LostRace);
         }
+        self.sysdb.end_compaction_attempt(dir.as_ref()).await?;
         self.log
             .mark_compacted(id, compacted_offset)
             .await

@@ -10,6 +10,8 @@ pub enum CompactError {
     SysDb(#[from] SysDbError),
     #[error("log: {0}")]
     Log(SiltError),
+    #[error("membership: {0}")]
+    Membership(SiltError),
     #[error("reading the current version: {0}")]
     ReadVersion(#[from] VersionReadError),
     #[error("writing the new version: {0}")]

@@ -1,5 +1,6 @@
 //! Garbage collection of superseded versions and deleted collections. Only what the catalog no
-//! longer references is deleted, and only after the grace period, so readers that resolved an
+//! longer references is deleted (superseded versions, abandoned attempts, deleted
+//! collections), and only after the grace period, so readers that resolved an
 //! older version just before it was superseded can finish.
 
 use futures::{StreamExt, TryStreamExt};
@@ -38,6 +39,16 @@ impl Compactor {
             self.sysdb
                 .forget_version(v.collection_id, v.version)
                 .await?;
+        }
+        for (collection, dir) in self
+            .sysdb
+            .abandoned_compaction_attempts(cutoff, 1000)
+            .await?
+        {
+            let n = delete_dir(&self.store, &Path::from(dir.as_str())).await?;
+            tracing::info!(%collection, dir, objects = n, "deleted an abandoned compaction attempt");
+            deleted += n;
+            self.sysdb.end_compaction_attempt(&dir).await?;
         }
         for id in self.sysdb.deleted_collections(cutoff, 1000).await? {
             deleted += delete_dir(&self.store, &Path::from(collection_prefix(id))).await?;

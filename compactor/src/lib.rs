@@ -7,5 +7,5 @@ mod error;
 mod gc;
 mod scheduler;
 
-pub use build::{Compactor, CompactorConfig, Outcome};
+pub use build::{Compactor, CompactorConfig, Outcome, Peers};
 pub use error::CompactError;

@@ -11,7 +11,17 @@ use crate::{CompactError, Compactor, Outcome};
 impl Compactor {
     /// Compacts every collection that needs it once. Returns how many got a new version.
     pub async fn run_once(&self) -> Result<usize, CompactError> {
-        let ids = self.sysdb.uncompacted_collections(256).await?;
+        let mut ids = self.sysdb.uncompacted_collections(256).await?;
+        if let Some(peers) = &self.peers {
+            // With several compactors, each collection is compacted by the one its rendezvous
+            // hash picks among live compactors; a compactor missing from the list (its
+            // heartbeat is late) compacts nothing rather than race the others.
+            let ring = peers.nodes.ring().await.map_err(CompactError::Membership)?;
+            ids.retain(|id| {
+                ring.owner(&id.to_string())
+                    .is_some_and(|m| m.id == peers.self_id)
+            });
+        }
         let outcomes: Vec<_> = futures::stream::iter(ids)
             .map(|id| async move { (id, self.compact(id).await) })
             .buffer_unordered(self.config.parallelism.max(1))

@@ -237,9 +237,23 @@ impl CollectionLog {
         Ok(())
     }
 
-    pub async fn read_tail(&self, shared: &Shared, after: u64) -> Result<Vec<LogEntry>, LogError> {
+    pub async fn read_tail(
+        &self,
+        shared: &Shared,
+        after: u64,
+        known_position: u64,
+    ) -> Result<Vec<LogEntry>, LogError> {
         let mut tail = self.tail.lock().await;
         self.ensure_fresh(shared, &mut tail).await?;
+        if known_position >= tail.next_offset {
+            // Another node appended since this one last looked (routing moved the collection
+            // and back): fetch what it wrote, so this read still sees every acknowledged write.
+            let newer = read_after(&shared.store, self.id, tail.next_offset - 1).await?;
+            if let Some(last) = newer.last() {
+                tail.next_offset = last.offset + 1;
+            }
+            tail.entries.extend(newer);
+        }
         if after < tail.compacted_offset {
             // The caller holds an older version than this node knows of; what it is missing was
             // released from memory but is still in object storage (GC waits out a grace period).

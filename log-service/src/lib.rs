@@ -2,17 +2,22 @@
 //! collection, written with a create-only PUT at a dense offset; tail reads for query nodes;
 //! recovery from object storage; garbage collection below the compacted offset.
 
+mod client;
 mod collection_log;
 mod config;
 mod error;
 mod fragment;
 mod object_log;
 mod recovery;
+mod server;
+mod wire;
 
+pub use client::LogClient;
 pub use config::LogConfig;
 pub use error::LogError;
 pub use fragment::{decode_fragment, encode_fragment, Fragment, FRAGMENT_FORMAT_VERSION};
 pub use object_log::ObjectLog;
+pub use server::router;
 
 use async_trait::async_trait;
 use silt_common::record::{LogEntry, OperationRecord};
@@ -36,8 +41,16 @@ pub trait LogService: Send + Sync + 'static {
         records: Vec<OperationRecord>,
     ) -> SiltResult<AppendReceipt>;
 
-    /// Every entry with an offset greater than `after`, in offset order.
-    async fn read_tail(&self, collection: CollectionId, after: u64) -> SiltResult<Vec<LogEntry>>;
+    /// Every entry with an offset greater than `after`, in offset order. `known_position` is
+    /// the log position the caller read from the catalog: every acknowledged write is at or
+    /// below it, so a node whose memory ends earlier (another node wrote meanwhile) catches up
+    /// from object storage before answering. 0 when the caller knows nothing.
+    async fn read_tail(
+        &self,
+        collection: CollectionId,
+        after: u64,
+        known_position: u64,
+    ) -> SiltResult<Vec<LogEntry>>;
 
     /// Everything up to `offset` is now in an index version: memory may be released and
     /// fragments collected after the grace period.

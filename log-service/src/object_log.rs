@@ -140,10 +140,15 @@ impl LogService for ObjectLog {
             .await
     }
 
-    async fn read_tail(&self, collection: CollectionId, after: u64) -> SiltResult<Vec<LogEntry>> {
+    async fn read_tail(
+        &self,
+        collection: CollectionId,
+        after: u64,
+        known_position: u64,
+    ) -> SiltResult<Vec<LogEntry>> {
         Ok(self
             .collection(collection)
-            .read_tail(&self.shared, after)
+            .read_tail(&self.shared, after, known_position)
             .await?)
     }
 

@@ -57,7 +57,7 @@ async fn two_writers_racing_on_one_collection_never_lose_or_duplicate(backend: B
     let fresh = ObjectLog::new(store.clone(), env.sysdb.clone(), config());
     check_exactly_once(&fresh, c, &acked).await;
     let total = (WRITERS * APPENDS * 2) as u64;
-    assert_eq!(fresh.read_tail(c, 0).await.unwrap().len() as u64, total);
+    assert_eq!(fresh.read_tail(c, 0, 0).await.unwrap().len() as u64, total);
     let position = env.sysdb.get_collection(c).await.unwrap().log_position;
     assert_eq!(position, total, "catalog log position");
 }
@@ -110,7 +110,7 @@ async fn injected_faults_never_expose_half_writes(backend: Backend) {
     let clean = ObjectLog::new(base, env.sysdb.clone(), config());
     check_exactly_once(&clean, c, &ok).await;
     let present: HashSet<String> = clean
-        .read_tail(c, 0)
+        .read_tail(c, 0, 0)
         .await
         .unwrap()
         .into_iter()
@@ -135,7 +135,7 @@ async fn corrupted_fragments_are_errors_not_data(backend: Backend) {
     bytes[mid] ^= 0x40;
     store.put(&log_fragment(c, 1), bytes.into()).await.unwrap();
     let log = ObjectLog::new(store.clone(), env.sysdb.clone(), config());
-    let err = log.read_tail(c, 0).await.unwrap_err();
+    let err = log.read_tail(c, 0, 0).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Internal);
     assert!(err.message.contains("corrupt"), "{}", err.message);
     // A truncated fragment, too.
@@ -149,7 +149,7 @@ async fn corrupted_fragments_are_errors_not_data(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(
-        log.read_tail(c2, 0).await.unwrap_err().kind,
+        log.read_tail(c2, 0, 0).await.unwrap_err().kind,
         ErrorKind::Internal
     );
 }
@@ -177,7 +177,7 @@ async fn concurrent_writers_share_puts_and_collections_do_not_wait_on_each_other
         },
     );
     let c = new_collection(&env.sysdb).await;
-    log.read_tail(c, 0).await.unwrap(); // recover first, so only appends are counted
+    log.read_tail(c, 0, 0).await.unwrap(); // recover first, so only appends are counted
     let before = stats.snapshot();
     let mut tasks = Vec::new();
     for w in 0..64 {
@@ -269,7 +269,7 @@ async fn garbage_collection_keeps_the_tail_and_drops_compacted_fragments(backend
     assert!(store.head(&log_fragment(c, 1)).await.is_err());
     assert!(store.head(&log_fragment(c, 4)).await.is_ok());
     let offsets_after = |log: ObjectLog, after: u64| async move {
-        let tail = log.read_tail(c, after).await.unwrap();
+        let tail = log.read_tail(c, after, 0).await.unwrap();
         tail.iter().map(|e| e.offset).collect::<Vec<u64>>()
     };
     assert_eq!(offsets_after(log, 3).await, vec![4, 5]);
@@ -304,4 +304,35 @@ async fn a_full_tail_refuses_writes_with_backpressure() {
     log.append(c, (0..2).map(|i| rec(format!("x{i}"))).collect())
         .await
         .unwrap();
+}
+
+on_every_store!(a_node_that_missed_another_nodes_writes_catches_up_on_read);
+async fn a_node_that_missed_another_nodes_writes_catches_up_on_read(backend: Backend) {
+    // Routing moved the collection from `b` to `a` and back: `b` still holds a fresh tail
+    // without `a`'s writes. A reader that passes the catalog's log position still sees them.
+    let store = backend.open().store;
+    let env = catalog().await;
+    let c = new_collection(&env.sysdb).await;
+    let a = ObjectLog::new(store.clone(), env.sysdb.clone(), config());
+    let b = ObjectLog::new(store.clone(), env.sysdb.clone(), config());
+    b.append(c, vec![rec("from-b".into())]).await.unwrap();
+    assert_eq!(b.read_tail(c, 0, 0).await.unwrap().len(), 1);
+    let receipt = a
+        .append(c, vec![rec("from-a-1".into()), rec("from-a-2".into())])
+        .await
+        .unwrap();
+    assert_eq!((receipt.first_offset, receipt.last_offset), (2, 3));
+    let position = env.sysdb.get_collection(c).await.unwrap().log_position;
+    assert_eq!(position, 3);
+    let ids: Vec<String> = b
+        .read_tail(c, 0, position)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.record.id)
+        .collect();
+    assert_eq!(ids, ["from-b", "from-a-1", "from-a-2"]);
+    // And its next append lands after them, not on top of them.
+    let next = b.append(c, vec![rec("from-b-2".into())]).await.unwrap();
+    assert_eq!(next.first_offset, 4);
 }

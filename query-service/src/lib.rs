@@ -2,13 +2,18 @@
 //! read it through a bounded cache, merge the unindexed log tail read from the log service, and
 //! execute get / KNN / count over the result.
 
+mod client;
 mod execute;
 mod node;
 mod request;
+mod server;
 mod version_cache;
+mod wire;
 
+pub use client::QueryClient;
 pub use node::{QueryConfig, QueryNode};
 pub use request::{Filters, GetRequest, Include, KnnRequest, Scored};
+pub use server::router;
 pub use version_cache::VersionCache;
 
 use async_trait::async_trait;

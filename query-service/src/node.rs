@@ -78,7 +78,10 @@ impl QueryNode {
             })?,
             None => Arc::new(LoadedVersion::empty()),
         };
-        let tail = self.log.read_tail(id, collection.compacted_offset).await?;
+        let tail = self
+            .log
+            .read_tail(id, collection.compacted_offset, collection.log_position)
+            .await?;
         let overlay = Overlay::build(|id| base.lookup(id), &tail);
         Ok(Snapshot {
             collection,

@@ -5,6 +5,7 @@
 use anyhow::Context;
 use serde_json::{json, Value};
 use silt_common::api_key::{generate_key, hash_key};
+use silt_common::routing::{Member, Ring};
 use silt_gateway::Limits;
 use silt_sysdb::{Access, ApiKey, KeyScope, SysDb};
 
@@ -102,7 +103,63 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             };
             json!({"tenant": tenant, "overrides": overrides, "limits": limits})
         }
+        AdminCommand::Placement {
+            role,
+            membership_timeout_ms,
+        } => placement(&sysdb, &role, membership_timeout_ms).await?,
+        AdminCommand::Nodes => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_millis() as i64)
+                .unwrap_or(0);
+            Value::Array(
+                sysdb
+                    .all_nodes()
+                    .await?
+                    .into_iter()
+                    .map(|n| {
+                        json!({
+                            "id": n.id,
+                            "role": n.role,
+                            "address": n.address,
+                            "heartbeat_age_ms": now - n.heartbeat_at_ms,
+                            "up_for_ms": now - n.started_at_ms,
+                        })
+                    })
+                    .collect(),
+            )
+        }
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())
+}
+
+async fn placement(sysdb: &SysDb, role: &str, timeout_ms: i64) -> anyhow::Result<Value> {
+    let ring = Ring::new(
+        sysdb
+            .live_nodes(role, timeout_ms)
+            .await?
+            .into_iter()
+            .map(|n| Member {
+                id: n.id,
+                address: n.address,
+            }),
+    );
+    let mut out = serde_json::Map::new();
+    let mut after = None;
+    loop {
+        let ids = sysdb.collection_ids(after, 1000).await?;
+        let Some(last) = ids.last().copied() else {
+            break;
+        };
+        for id in ids {
+            let key = id.to_string();
+            let owner = ring
+                .owner(&key)
+                .map(|m| json!({"id": m.id, "address": m.address}));
+            out.insert(key, owner.unwrap_or(Value::Null));
+        }
+        after = Some(last);
+    }
+    Ok(Value::Object(out))
 }

@@ -21,8 +21,16 @@ pub enum Command {
     Run(RunArgs),
     /// Measure Silt (DESIGN.md §9): object-store requests, bytes, latency.
     Bench(BenchArgs),
-    /// Operator commands on the catalog: tenants, API keys, quotas.
+    /// Operator commands on the catalog: tenants, API keys, quotas, nodes.
     Admin(AdminArgs),
+    /// Distributed role: the public API; routes writes to log nodes and reads to query nodes.
+    Gateway(ClusterArgs),
+    /// Distributed role: the write-ahead log on object storage.
+    Log(ClusterArgs),
+    /// Distributed role: executes reads over index versions and the log tail.
+    Query(ClusterArgs),
+    /// Distributed role: builds index versions and collects garbage.
+    Compactor(ClusterArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -66,6 +74,18 @@ pub enum AdminCommand {
     SetQuotas { tenant: String, quotas: String },
     /// Show the limits that apply to a tenant.
     ShowQuotas { tenant: String },
+    /// List the cluster's registered nodes with their role, address and heartbeat age.
+    Nodes,
+    /// Which live node of a role each collection is routed to (rendezvous hash, as the
+    /// gateway computes it).
+    Placement {
+        /// log or query.
+        #[arg(long, default_value = "query")]
+        role: String,
+        /// A node that has not heartbeated for this long is not live, in ms.
+        #[arg(long, default_value_t = 5000)]
+        membership_timeout_ms: i64,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -113,6 +133,16 @@ pub struct RunArgs {
     /// Port to listen on.
     #[arg(long, env = "SILT_PORT", default_value_t = 8000)]
     pub port: u16,
+    /// Require an API key (created with `silt admin create-key`) on every request.
+    #[arg(long, env = "SILT_AUTH", default_value_t = false)]
+    pub auth: bool,
+    #[command(flatten)]
+    pub tuning: Tuning,
+}
+
+/// Settings every mode shares; each role uses the ones that concern it.
+#[derive(Args, Debug, Clone)]
+pub struct Tuning {
     /// Enable POST /api/v2/reset, which deletes everything (for test suites).
     #[arg(long, env = "SILT_ALLOW_RESET", default_value_t = false)]
     pub allow_reset: bool,
@@ -122,6 +152,9 @@ pub struct RunArgs {
     /// How often the compactor looks for unindexed writes, in ms.
     #[arg(long, env = "SILT_COMPACTION_INTERVAL_MS", default_value_t = 500)]
     pub compaction_interval_ms: u64,
+    /// Superseded versions and abandoned compaction attempts are deleted after this long, in ms.
+    #[arg(long, env = "SILT_GC_GRACE_MS", default_value_t = 600_000)]
+    pub gc_grace_ms: u64,
     /// Memory budget of the query cache, in MiB.
     #[arg(long, env = "SILT_CACHE_MB", default_value_t = 512)]
     pub cache_mb: usize,
@@ -131,11 +164,66 @@ pub struct RunArgs {
     /// Writes are refused with 429 while this many records await compaction.
     #[arg(long, env = "SILT_MAX_TAIL_RECORDS", default_value_t = 200_000)]
     pub max_tail_records: usize,
-    /// Require an API key (created with `silt admin create-key`) on every request.
-    #[arg(long, env = "SILT_AUTH", default_value_t = false)]
-    pub auth: bool,
     /// How long API keys and quotas read from the catalog are cached, in ms (revocations and
     /// quota changes take effect within it).
     #[arg(long, env = "SILT_CATALOG_CACHE_MS", default_value_t = 5000)]
     pub catalog_cache_ms: u64,
+}
+
+/// Flags of every distributed role (`silt gateway | log | query | compactor`): the same set for
+/// all, so one environment file configures a whole cluster.
+#[derive(Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// The catalog: postgres://user@host:port/db (migrations are applied at start-up).
+    #[arg(long, env = "SILT_CATALOG")]
+    pub catalog: String,
+    /// The object store: s3://bucket/prefix (or a shared directory, for trying things out).
+    #[arg(long, env = "SILT_STORE")]
+    pub store: String,
+    /// S3 endpoint of an S3-compatible store (SeaweedFS, MinIO, moto); default: AWS.
+    /// Credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY.
+    #[arg(long, env = "SILT_S3_ENDPOINT")]
+    pub s3_endpoint: Option<String>,
+    /// S3 region.
+    #[arg(long, env = "SILT_S3_REGION")]
+    pub s3_region: Option<String>,
+    /// Address to listen on.
+    #[arg(long, env = "SILT_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (default: gateway 8000, log 7100, query 7200, compactor 7300).
+    #[arg(long, env = "SILT_PORT")]
+    pub port: Option<u16>,
+    /// URL other nodes reach this one at (default: http://HOST:PORT).
+    #[arg(long, env = "SILT_ADVERTISE_URL")]
+    pub advertise_url: Option<String>,
+    /// Gateway: serve without API keys. Off by default: a cluster is a shared service.
+    #[arg(long, env = "SILT_INSECURE_NO_AUTH", default_value_t = false)]
+    pub insecure_no_auth: bool,
+    /// How often a node heartbeats its membership row, in ms.
+    #[arg(long, env = "SILT_HEARTBEAT_MS", default_value_t = 1000)]
+    pub heartbeat_ms: u64,
+    /// A node silent for this long is no longer routed to, in ms.
+    #[arg(long, env = "SILT_MEMBERSHIP_TIMEOUT_MS", default_value_t = 5000)]
+    pub membership_timeout_ms: u64,
+    /// Time one node gets to answer one internal call, in ms.
+    #[arg(long, env = "SILT_RPC_TIMEOUT_MS", default_value_t = 10_000)]
+    pub rpc_timeout_ms: u64,
+    /// Benchmarks and tests: latency added to every object-store GET/LIST, in ms.
+    #[arg(
+        long,
+        env = "SILT_INJECT_GET_LATENCY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub inject_get_latency_ms: u64,
+    /// Benchmarks and tests: latency added to every object-store PUT, in ms.
+    #[arg(
+        long,
+        env = "SILT_INJECT_PUT_LATENCY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub inject_put_latency_ms: u64,
+    #[command(flatten)]
+    pub tuning: Tuning,
 }

@@ -29,8 +29,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         store.clone(),
         sysdb.clone(),
         LogConfig {
-            group_window: Duration::from_millis(args.group_commit_ms),
-            max_tail_records: args.max_tail_records,
+            group_window: Duration::from_millis(args.tuning.group_commit_ms),
+            max_tail_records: args.tuning.max_tail_records,
             ..LogConfig::default()
         },
     );
@@ -41,7 +41,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         sysdb.clone(),
         log.clone(),
         QueryConfig {
-            cache_bytes: args.cache_mb << 20,
+            cache_bytes: args.tuning.cache_mb << 20,
         },
     ));
     let compactor = Arc::new(Compactor::new(
@@ -49,7 +49,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         sysdb.clone(),
         log.clone(),
         CompactorConfig {
-            interval: Duration::from_millis(args.compaction_interval_ms),
+            interval: Duration::from_millis(args.tuning.compaction_interval_ms),
             ..CompactorConfig::default()
         },
     ));
@@ -61,12 +61,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         query,
         GatewayConfig {
             limits: Limits {
-                max_batch_size: args.max_batch_size,
+                max_batch_size: args.tuning.max_batch_size,
                 ..Limits::default()
             },
             auth: args.auth,
-            allow_reset: args.allow_reset,
-            catalog_cache_ttl: Duration::from_millis(args.catalog_cache_ms),
+            allow_reset: args.tuning.allow_reset,
+            catalog_cache_ttl: Duration::from_millis(args.tuning.catalog_cache_ms),
         },
     ));
     let addr = format!("{}:{}", args.host, args.port);

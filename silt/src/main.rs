@@ -1,9 +1,11 @@
-//! `silt`: one binary for every role. `silt run` starts the embedded default.
+//! `silt`: one binary for every role. `silt run` starts the embedded default; `silt gateway`,
+//! `log`, `query` and `compactor` are the distributed roles.
 
 mod admin;
 mod bench;
 mod cli;
 mod embedded;
+mod roles;
 
 use clap::Parser;
 
@@ -25,5 +27,9 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Run(args) => runtime.block_on(embedded::run(args)),
         cli::Command::Bench(args) => runtime.block_on(bench::run(args)),
         cli::Command::Admin(args) => runtime.block_on(admin::run(args)),
+        cli::Command::Gateway(args) => runtime.block_on(roles::run_gateway(args)),
+        cli::Command::Log(args) => runtime.block_on(roles::run_log(args)),
+        cli::Command::Query(args) => runtime.block_on(roles::run_query(args)),
+        cli::Command::Compactor(args) => runtime.block_on(roles::run_compactor(args)),
     }
 }

@@ -257,4 +257,20 @@ impl SysDb {
         .await?;
         rows.iter().map(|r| collection_id(r, "id")).collect()
     }
+
+    /// Ids of live collections, in id order, starting after `after` (for operators' listings).
+    pub async fn collection_ids(
+        &self,
+        after: Option<CollectionId>,
+        limit: u32,
+    ) -> Result<Vec<CollectionId>, SysDbError> {
+        let rows = sqlx::query(
+            "SELECT id FROM collections WHERE deleted_at_ms IS NULL AND id > $1 ORDER BY id LIMIT $2",
+        )
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| collection_id(r, "id")).collect()
+    }
 }

@@ -65,6 +65,7 @@ impl SysDb {
         let mut tx = self.pool.begin().await?;
         for sql in [
             "DELETE FROM collection_versions",
+            "DELETE FROM compaction_attempts",
             "DELETE FROM collections",
             "DELETE FROM api_keys",
             "DELETE FROM tenant_quotas",

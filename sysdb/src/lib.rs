@@ -5,14 +5,18 @@ mod collections;
 mod connect;
 mod error;
 mod keys;
+mod membership;
 mod model;
+mod nodes;
 mod tenants;
 mod versions;
 
 pub use connect::SysDb;
 pub use error::SysDbError;
 pub use keys::{Access, ApiKey, KeyScope};
+pub use membership::{LiveNodes, MembershipConfig, Registration};
 pub use model::{Collection, CollectionUpdate, Database, NewCollection, VersionRecord};
+pub use nodes::NodeRecord;
 
 pub const DEFAULT_TENANT: &str = "default_tenant";
 pub const DEFAULT_DATABASE: &str = "default_database";

@@ -128,3 +128,54 @@ impl SysDb {
         Ok(())
     }
 }
+
+/// Compaction attempts: recorded before an attempt writes objects, so that the directory of an
+/// attempt whose compactor died can be found and deleted without listing the object store.
+impl SysDb {
+    pub async fn begin_compaction_attempt(
+        &self,
+        collection: CollectionId,
+        dir: &str,
+    ) -> Result<(), SysDbError> {
+        sqlx::query(
+            "INSERT INTO compaction_attempts (dir, collection_id, started_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(dir)
+        .bind(collection.to_string())
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The attempt's objects are now either referenced by a registered version or deleted.
+    pub async fn end_compaction_attempt(&self, dir: &str) -> Result<(), SysDbError> {
+        sqlx::query("DELETE FROM compaction_attempts WHERE dir = $1")
+            .bind(dir)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Attempts started before `before_ms` that never ended: abandoned by a compactor that died.
+    /// An attempt whose version was registered is excluded even if its end was not recorded.
+    pub async fn abandoned_compaction_attempts(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> Result<Vec<(CollectionId, String)>, SysDbError> {
+        let rows = sqlx::query(
+            "SELECT a.collection_id, a.dir FROM compaction_attempts a WHERE a.started_at_ms < $1 \
+             AND NOT EXISTS (SELECT 1 FROM collections c WHERE c.manifest LIKE a.dir || '/%') \
+             AND NOT EXISTS (SELECT 1 FROM collection_versions v WHERE v.manifest LIKE a.dir || '/%') \
+             LIMIT $2",
+        )
+        .bind(before_ms)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((collection_id(r, "collection_id")?, r.try_get("dir")?)))
+            .collect()
+    }
+}

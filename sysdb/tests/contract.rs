@@ -197,6 +197,95 @@ async fn contract(db: SysDb) {
         .unwrap()
         .contains(&p.id));
     keys_and_quotas(&db).await;
+    membership(&db).await;
+    compaction_attempts(&db).await;
+}
+
+async fn membership(db: &SysDb) {
+    db.heartbeat_node("q1", "query", "http://127.0.0.1:1", 1)
+        .await
+        .unwrap();
+    db.heartbeat_node("q2", "query", "http://127.0.0.1:2", 1)
+        .await
+        .unwrap();
+    db.heartbeat_node("l1", "log", "http://127.0.0.1:3", 1)
+        .await
+        .unwrap();
+    // A second heartbeat updates the row (a new address after a restart), never duplicates it.
+    db.heartbeat_node("q2", "query", "http://127.0.0.1:22", 1)
+        .await
+        .unwrap();
+    let live = db.live_nodes("query", 60_000).await.unwrap();
+    let ids: Vec<_> = live
+        .iter()
+        .map(|n| (n.id.as_str(), n.address.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [("q1", "http://127.0.0.1:1"), ("q2", "http://127.0.0.1:22")]
+    );
+    // A node silent for longer than the timeout is not live; a pruned row is gone.
+    tokio::time::sleep(std::time::Duration::from_millis(30)).await;
+    db.heartbeat_node("q1", "query", "http://127.0.0.1:1", 1)
+        .await
+        .unwrap();
+    let live = db.live_nodes("query", 20).await.unwrap();
+    assert_eq!(live.len(), 1);
+    assert_eq!(live[0].id, "q1");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    assert_eq!(db.prune_nodes(now - 20).await.unwrap(), 2);
+    db.remove_node("q1").await.unwrap();
+    assert!(db.all_nodes().await.unwrap().is_empty());
+}
+
+async fn compaction_attempts(db: &SysDb) {
+    let (c, _) = db
+        .create_collection(new_collection("attempted"))
+        .await
+        .unwrap();
+    db.begin_compaction_attempt(c.id, "p/c/v/0000000001-aaa")
+        .await
+        .unwrap();
+    db.begin_compaction_attempt(c.id, "p/c/v/0000000001-bbb")
+        .await
+        .unwrap();
+    db.begin_compaction_attempt(c.id, "p/c/v/0000000001-ccc")
+        .await
+        .unwrap();
+    // "bbb" registered its version but died before ending its attempt: not abandoned.
+    assert!(db
+        .register_version(
+            0,
+            &VersionRecord {
+                collection_id: c.id,
+                version: 1,
+                manifest: "p/c/v/0000000001-bbb/manifest.json".into(),
+                compacted_offset: 0,
+                record_count: 0,
+                superseded_at_ms: None,
+            },
+        )
+        .await
+        .unwrap());
+    // "ccc" ended normally.
+    db.end_compaction_attempt("p/c/v/0000000001-ccc")
+        .await
+        .unwrap();
+    assert!(
+        db.abandoned_compaction_attempts(0, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "too young"
+    );
+    let abandoned = db
+        .abandoned_compaction_attempts(i64::MAX, 10)
+        .await
+        .unwrap();
+    assert_eq!(abandoned, vec![(c.id, "p/c/v/0000000001-aaa".to_string())]);
 }
 
 async fn keys_and_quotas(db: &SysDb) {
@@ -291,4 +380,23 @@ async fn sqlite_catalog_contract() {
 async fn postgres_catalog_contract() {
     let url = std::env::var("SILT_TEST_POSTGRES_URL").expect("SILT_TEST_POSTGRES_URL");
     contract(SysDb::connect(&url).await.unwrap()).await;
+}
+
+#[tokio::test]
+#[ignore = "needs SILT_TEST_POSTGRES_URL; scripts/test.sh starts a throwaway Postgres and runs it"]
+async fn postgres_migrations_are_safe_when_processes_start_together() {
+    use sqlx::Connection;
+    let base = std::env::var("SILT_TEST_POSTGRES_URL").expect("SILT_TEST_POSTGRES_URL");
+    let name = format!("silt_migrate_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::postgres::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let starts = (0..8).map(|_| SysDb::connect(&url));
+    for db in futures::future::join_all(starts).await {
+        let db = db.expect("every process starts on a freshly migrated catalog");
+        assert!(db.tenant_exists("default_tenant").await.unwrap());
+    }
 }

@@ -1,8 +1,9 @@
-"""Starts the real `silt run` binary on a free port with a temporary data directory."""
+"""Starts the real `silt run` binary on a free port with a temporary data directory, or, with
+SILT_COMPAT_TARGET=cluster, a real cluster of separate processes on Postgres and S3: the same
+tests then run unchanged against it."""
 
 import os
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -12,24 +13,20 @@ import chromadb
 import httpx
 import pytest
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import free_port, silt_binary
+
+TARGET = os.environ.get("SILT_COMPAT_TARGET", "embedded")
 
 
-def silt_binary():
-    explicit = os.environ.get("SILT_BIN")
-    if explicit:
-        return explicit
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    return os.path.join(target, "debug", "silt")
+def SiltServer(path, allow_reset=True, extra=()):
+    """The server under test: embedded by default, a cluster when SILT_COMPAT_TARGET=cluster."""
+    if TARGET == "cluster":
+        from cluster import SiltCluster
+        return SiltCluster(path, allow_reset=allow_reset, extra=extra)
+    return EmbeddedServer(path, allow_reset=allow_reset, extra=extra)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class SiltServer:
+class EmbeddedServer:
     """One `silt run` process; can be killed with SIGKILL and restarted on the same data."""
 
     def __init__(self, path, allow_reset=True, extra=()):
@@ -61,6 +58,9 @@ class SiltServer:
                 pass
             time.sleep(0.05)
         raise RuntimeError("silt did not start within 30 s")
+
+    def admin_args(self):
+        return ["--path", os.path.join(self.path, "data")]
 
     def kill9(self):
         self.proc.send_signal(signal.SIGKILL)

@@ -30,7 +30,7 @@ def auth_server():
 
 def admin(server, *args):
     out = subprocess.run(
-        [silt_binary(), "admin", "--path", os.path.join(server.path, "data"), *args],
+        [silt_binary(), "admin", *server.admin_args(), *args],
         check=True, capture_output=True, text=True,
     )
     return json.loads(out.stdout)

@@ -152,7 +152,7 @@ pub async fn check_exactly_once(
     c: CollectionId,
     acked: &[Acked],
 ) -> Vec<LogEntry> {
-    let entries = log.read_tail(c, 0).await.expect("read the log back");
+    let entries = log.read_tail(c, 0, 0).await.expect("read the log back");
     for (i, e) in entries.iter().enumerate() {
         assert_eq!(e.offset, i as u64 + 1, "offsets must be dense from 1");
     }

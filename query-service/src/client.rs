@@ -1,0 +1,51 @@
+//! `QueryClient`: the query service over the network. Each collection's reads go to the query
+//! node its rendezvous hash picks among live query nodes, so that node's cache holds it; when
+//! that node is down or slow, the next node in the collection's order answers (cold, correct).
+
+use async_trait::async_trait;
+use silt_common::record::Record;
+use silt_common::rpc::{from_bytes, to_bytes, Delivery, RpcClient, Wire};
+use silt_common::{CollectionId, SiltError, SiltResult};
+
+use crate::wire::{CollectionRef, COUNT, GET, KNN};
+use crate::{GetRequest, KnnRequest, QueryService, Scored};
+
+pub struct QueryClient {
+    rpc: RpcClient,
+}
+
+impl QueryClient {
+    pub fn new(rpc: RpcClient) -> Self {
+        QueryClient { rpc }
+    }
+
+    async fn call<T: Wire>(
+        &self,
+        collection: CollectionId,
+        path: &str,
+        body: Vec<u8>,
+    ) -> SiltResult<T> {
+        let bytes = self
+            .rpc
+            .call(&collection.to_string(), path, body, Delivery::Idempotent)
+            .await?;
+        from_bytes(&bytes)
+            .map_err(|e| SiltError::internal(format!("query node answered garbage: {e}")))
+    }
+}
+
+#[async_trait]
+impl QueryService for QueryClient {
+    async fn get(&self, request: GetRequest) -> SiltResult<Vec<Record>> {
+        self.call(request.collection, GET, to_bytes(&request)).await
+    }
+
+    async fn knn(&self, request: KnnRequest) -> SiltResult<Vec<Vec<Scored>>> {
+        self.call(request.collection, KNN, to_bytes(&request)).await
+    }
+
+    async fn count(&self, collection: CollectionId) -> SiltResult<u64> {
+        self.call(collection, COUNT, to_bytes(&CollectionRef(collection)))
+            .await
+    }
+}

@@ -1,0 +1,36 @@
+//! `silt compactor`: builds index versions and collects garbage. Several compactors split the
+//! collections between them by rendezvous hash over the live ones.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use silt_compactor::{Compactor, CompactorConfig, Peers};
+
+use super::Cluster;
+use crate::cli::ClusterArgs;
+
+pub const ROLE: &str = "compactor";
+
+pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    let cluster = Cluster::connect(args).await?;
+    let (listener, advertised) = cluster.bind(7300).await?;
+    let registration = cluster.join(ROLE, &advertised).await?;
+    let compactor = Compactor::new(
+        cluster.store()?,
+        cluster.sysdb.clone(),
+        cluster.log_client()?,
+        CompactorConfig {
+            interval: Duration::from_millis(cluster.args.tuning.compaction_interval_ms),
+            gc_grace: Duration::from_millis(cluster.args.tuning.gc_grace_ms),
+            ..CompactorConfig::default()
+        },
+    )
+    .with_peers(Peers {
+        nodes: cluster.compactor_nodes(),
+        self_id: registration.id().to_string(),
+    });
+    let _rounds = Arc::new(compactor).spawn();
+    tracing::info!(address = %advertised, "compactor is running");
+    Cluster::serve(listener, Router::new(), registration).await
+}

@@ -1,0 +1,33 @@
+//! `silt log`: the write-ahead log. Holds the tails of the collections routed to it; any log
+//! node can take over any collection, because the log itself lives in object storage.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use silt_log_service::{LogConfig, ObjectLog};
+
+use super::{Cluster, LOG_ROLE};
+use crate::cli::ClusterArgs;
+
+pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    let cluster = Cluster::connect(args).await?;
+    let log = ObjectLog::new(
+        cluster.store()?,
+        cluster.sysdb.clone(),
+        LogConfig {
+            group_window: Duration::from_millis(cluster.args.tuning.group_commit_ms),
+            max_tail_records: cluster.args.tuning.max_tail_records,
+            ..LogConfig::default()
+        },
+    );
+    let _maintenance = log.spawn_maintenance(Duration::from_secs(10));
+    let (listener, advertised) = cluster.bind(7100).await?;
+    let registration = cluster.join(LOG_ROLE, &advertised).await?;
+    tracing::info!(address = %advertised, "log node is running");
+    Cluster::serve(
+        listener,
+        silt_log_service::router(Arc::new(log)),
+        registration,
+    )
+    .await
+}

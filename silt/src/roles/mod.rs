@@ -1,0 +1,174 @@
+//! The distributed roles: one process each, sharing only the object store and the Postgres
+//! catalog. Every role registers in the catalog's membership table and heartbeats; gateways,
+//! query nodes and compactors find log and query nodes there and route by rendezvous hash.
+
+mod compactor;
+mod gateway;
+mod log;
+mod query;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::routing::get;
+use axum::Router;
+use silt_common::routing::NodeSource;
+use silt_common::rpc::{RpcClient, RpcConfig};
+use silt_common::storage::{
+    open_store, CountingStore, DynStore, FaultPlan, FaultyStore, S3Settings,
+};
+use silt_log_service::{LogClient, LogService};
+use silt_query_service::{QueryClient, QueryService};
+use silt_sysdb::{LiveNodes, MembershipConfig, Registration, SysDb};
+use tokio::net::TcpListener;
+
+use crate::cli::ClusterArgs;
+
+pub use compactor::run as run_compactor;
+pub use gateway::run as run_gateway;
+pub use log::run as run_log;
+pub use query::run as run_query;
+
+pub const LOG_ROLE: &str = "log";
+pub const QUERY_ROLE: &str = "query";
+
+/// What every role starts from: its flags, the catalog and the cluster's timing settings.
+pub(crate) struct Cluster {
+    pub args: ClusterArgs,
+    pub sysdb: SysDb,
+    pub membership: MembershipConfig,
+    pub rpc: RpcConfig,
+}
+
+impl Cluster {
+    pub async fn connect(args: ClusterArgs) -> anyhow::Result<Cluster> {
+        if !args.catalog.starts_with("postgres") {
+            tracing::warn!(catalog = %args.catalog, "distributed roles expect a Postgres catalog shared by every node");
+        }
+        let sysdb = SysDb::connect(&args.catalog)
+            .await
+            .context("opening the catalog")?;
+        let heartbeat = Duration::from_millis(args.heartbeat_ms.max(50));
+        let membership = MembershipConfig {
+            heartbeat,
+            timeout: Duration::from_millis(args.membership_timeout_ms).max(heartbeat * 2),
+            refresh: heartbeat,
+        };
+        let rpc = RpcConfig {
+            attempt_timeout: Duration::from_millis(args.rpc_timeout_ms),
+            deadline: Duration::from_millis(args.rpc_timeout_ms) * 3,
+            ..RpcConfig::default()
+        };
+        Ok(Cluster {
+            args,
+            sysdb,
+            membership,
+            rpc,
+        })
+    }
+
+    pub fn store(&self) -> anyhow::Result<DynStore> {
+        let settings = S3Settings {
+            endpoint: self.args.s3_endpoint.clone(),
+            region: self.args.s3_region.clone(),
+            ..S3Settings::default()
+        };
+        let mut store = open_store(&self.args.store, &settings)
+            .with_context(|| format!("opening the object store {}", self.args.store))?;
+        let (get_ms, put_ms) = (
+            self.args.inject_get_latency_ms,
+            self.args.inject_put_latency_ms,
+        );
+        if get_ms > 0 || put_ms > 0 {
+            tracing::warn!(
+                get_ms,
+                put_ms,
+                "injecting object-store latency (benchmarks and tests only)"
+            );
+            store = Arc::new(FaultyStore::new(
+                store,
+                FaultPlan {
+                    get_latency: Duration::from_millis(get_ms),
+                    put_latency: Duration::from_millis(put_ms),
+                    ..FaultPlan::default()
+                },
+            ));
+        }
+        Ok(Arc::new(CountingStore::new(store)))
+    }
+
+    fn nodes(&self, role: &str) -> Arc<dyn NodeSource> {
+        Arc::new(LiveNodes::new(
+            self.sysdb.clone(),
+            role,
+            self.membership.clone(),
+        ))
+    }
+
+    pub fn log_client(&self) -> anyhow::Result<Arc<dyn LogService>> {
+        let rpc = RpcClient::new(self.nodes(LOG_ROLE), self.rpc.clone())?;
+        Ok(Arc::new(LogClient::new(rpc)))
+    }
+
+    pub fn query_client(&self) -> anyhow::Result<Arc<dyn QueryService>> {
+        let rpc = RpcClient::new(self.nodes(QUERY_ROLE), self.rpc.clone())?;
+        Ok(Arc::new(QueryClient::new(rpc)))
+    }
+
+    pub fn compactor_nodes(&self) -> Arc<dyn NodeSource> {
+        self.nodes(compactor::ROLE)
+    }
+
+    /// Binds the role's port; the address is known (and reachable) before the node joins.
+    pub async fn bind(&self, default_port: u16) -> anyhow::Result<(TcpListener, String)> {
+        let port = self.args.port.unwrap_or(default_port);
+        let addr = format!("{}:{}", self.args.host, port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let bound = listener.local_addr()?;
+        let advertised = self
+            .args
+            .advertise_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{bound}"));
+        Ok((listener, advertised))
+    }
+
+    pub async fn join(&self, role: &str, advertised: &str) -> anyhow::Result<Registration> {
+        Registration::join(self.sysdb.clone(), role, advertised, &self.membership)
+            .await
+            .context("registering in the membership table")
+    }
+
+    /// Serves `app` (plus `/healthz`) until SIGTERM or Ctrl-C, then leaves the membership so
+    /// routing stops at once.
+    pub async fn serve(
+        listener: TcpListener,
+        app: Router,
+        registration: Registration,
+    ) -> anyhow::Result<()> {
+        let app = app.route("/healthz", get(|| async { "ok" }));
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        registration.leave().await;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
