@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: Rust unit and integration tests (SQLite and Postgres in a throwaway cluster;
 # memory, local directory and a real S3-compatible server), then Chroma's Python and JavaScript
-# clients against the real `silt` binary. Installs what it needs (Postgres binaries, a Python
-# venv with moto's S3 server, node packages) when missing.
+# clients against the real `silt` binary, embedded and as a cluster of processes, and the
+# cluster's failover tests. Installs what it needs (Postgres binaries, a Python venv with moto's
+# S3 server, node packages) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -38,7 +39,7 @@ start_postgres() {
   PGDIR=$(mktemp -d)
   chown postgres "$PGDIR"
   su postgres -c "$PGBIN/initdb -D $PGDIR/data --auth=trust -U postgres -E UTF8 >/dev/null &&
-    $PGBIN/pg_ctl -D $PGDIR/data -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off' -l $PGDIR/log -w start >/dev/null"
+    $PGBIN/pg_ctl -D $PGDIR/data -o '-p $port -k $PGDIR -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=500' -l $PGDIR/log -w start >/dev/null"
   CLEANUP+=("su postgres -c '$PGBIN/pg_ctl -D $PGDIR/data -m immediate stop'")
   psql -q -h 127.0.0.1 -p "$port" -U postgres -c 'create database silt_test' >/dev/null
   export SILT_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/silt_test"
@@ -82,8 +83,14 @@ start_s3
 step "Rust tests (unit, integration; SQLite/Postgres and memory/local/S3 contracts)"
 cargo test --workspace -- --include-ignored
 
-step "Python client compatibility (chromadb-client + pytest)"
+step "Python client compatibility (chromadb-client + pytest), embedded: silt run"
 (cd tests/compat && "$VENV/bin/python" -m pytest -q)
+
+step "The same compatibility suite against a cluster (gateway, 2 log, 3 query, compactor on Postgres + S3)"
+(cd tests/compat && SILT_COMPAT_TARGET=cluster "$VENV/bin/python" -m pytest -q)
+
+step "Cluster failover: kill -9 of a query node, a log node, the compactor; a joining query node"
+(cd tests/cluster && "$VENV/bin/python" -m pytest -q -s)
 
 step "JavaScript client compatibility (npm chromadb + node --test)"
 if ! command -v node >/dev/null; then need_apt nodejs npm; fi
