@@ -163,6 +163,11 @@ mod tests {
             }
         }
         let share = moved as f64 / keys.len() as f64;
+        println!(
+            "a fourth node took {moved} of {} keys ({:.1}%)",
+            keys.len(),
+            share * 100.0
+        );
         assert!((0.22..0.28).contains(&share), "moved share {share}");
     }
 

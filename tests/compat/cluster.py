@@ -98,7 +98,7 @@ class SiltCluster:
         return node
 
     def wait_healthy(self, node, timeout=30):
-        path = "/api/v2/heartbeat" if node.role == "gateway" else "/healthz"
+        path = "/healthz"
         deadline = time.time() + timeout
         while time.time() < deadline:
             if node.proc.poll() is not None:

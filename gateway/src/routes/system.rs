@@ -1,4 +1,4 @@
-//! Liveness, version, limits, identity and the test-only reset.
+//! Liveness (Chroma's heartbeat and healthcheck, and `/healthz` as on every Silt role), version, limits, identity and the test-only reset.
 
 use axum::extract::State;
 use axum::http::Method;
@@ -17,6 +17,7 @@ pub(crate) fn routes() -> Vec<Route> {
         route(Method::GET, "/api/v2/heartbeat", Public, heartbeat),
         route(Method::GET, "/api/v2/healthcheck", Public, healthcheck),
         route(Method::GET, "/api/v2/version", Public, version),
+        route(Method::GET, "/healthz", Public, healthz),
         route(
             Method::GET,
             "/api/v2/pre-flight-checks",
@@ -49,6 +50,11 @@ async fn healthcheck(State(state): State<GatewayState>) -> ApiResult<Json<Value>
     Ok(Json(
         json!({"is_executor_ready": true, "is_log_client_ready": true}),
     ))
+}
+
+/// Liveness for load balancers and orchestrators, the same path on every role.
+async fn healthz() -> &'static str {
+    "ok"
 }
 
 async fn version() -> Json<Value> {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::Router;
 use silt_compactor::{Compactor, CompactorConfig, Peers};
 
-use super::Cluster;
+use super::{with_healthz, Cluster};
 use crate::cli::ClusterArgs;
 
 pub const ROLE: &str = "compactor";
@@ -32,5 +32,5 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     });
     let _rounds = Arc::new(compactor).spawn();
     tracing::info!(address = %advertised, "compactor is running");
-    Cluster::serve(listener, Router::new(), registration).await
+    Cluster::serve(listener, with_healthz(Router::new()), registration).await
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use silt_log_service::{LogConfig, ObjectLog};
 
-use super::{Cluster, LOG_ROLE};
+use super::{with_healthz, Cluster, LOG_ROLE};
 use crate::cli::ClusterArgs;
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
@@ -26,7 +26,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     tracing::info!(address = %advertised, "log node is running");
     Cluster::serve(
         listener,
-        silt_log_service::router(Arc::new(log)),
+        with_healthz(silt_log_service::router(Arc::new(log))),
         registration,
     )
     .await

@@ -142,20 +142,24 @@ impl Cluster {
             .context("registering in the membership table")
     }
 
-    /// Serves `app` (plus `/healthz`) until SIGTERM or Ctrl-C, then leaves the membership so
-    /// routing stops at once.
+    /// Serves `app` until SIGTERM or Ctrl-C, then leaves the membership so routing stops at
+    /// once.
     pub async fn serve(
         listener: TcpListener,
         app: Router,
         registration: Registration,
     ) -> anyhow::Result<()> {
-        let app = app.route("/healthz", get(|| async { "ok" }));
         axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await?;
         registration.leave().await;
         Ok(())
     }
+}
+
+/// `/healthz` for the internal roles (the gateway declares it in its route table).
+pub(crate) fn with_healthz(app: Router) -> Router {
+    app.route("/healthz", get(|| async { "ok" }))
 }
 
 async fn shutdown_signal() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use silt_query_service::{QueryConfig, QueryNode};
 
-use super::{Cluster, QUERY_ROLE};
+use super::{with_healthz, Cluster, QUERY_ROLE};
 use crate::cli::ClusterArgs;
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
@@ -23,7 +23,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     tracing::info!(address = %advertised, "query node is running");
     Cluster::serve(
         listener,
-        silt_query_service::router(Arc::new(node)),
+        with_healthz(silt_query_service::router(Arc::new(node))),
         registration,
     )
     .await
