@@ -63,10 +63,13 @@ impl Registration {
             tokio::spawn(async move {
                 let mut ticker = tokio::time::interval(every);
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-                loop {
+                for beat in 0u64.. {
                     ticker.tick().await;
                     if let Err(e) = sysdb.heartbeat_node(&id, &role, &address, started).await {
                         tracing::warn!(error = %e, "heartbeat failed; will retry");
+                    }
+                    if beat % 60 != 59 {
+                        continue;
                     }
                     // Rows of nodes that died without leaving are removed by whoever is alive.
                     let cutoff = now_ms() - prune_after.as_millis() as i64;

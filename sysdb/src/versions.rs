@@ -166,8 +166,10 @@ impl SysDb {
     ) -> Result<Vec<(CollectionId, String)>, SysDbError> {
         let rows = sqlx::query(
             "SELECT a.collection_id, a.dir FROM compaction_attempts a WHERE a.started_at_ms < $1 \
-             AND NOT EXISTS (SELECT 1 FROM collections c WHERE c.manifest LIKE a.dir || '/%') \
-             AND NOT EXISTS (SELECT 1 FROM collection_versions v WHERE v.manifest LIKE a.dir || '/%') \
+             AND NOT EXISTS (SELECT 1 FROM collections c \
+                 WHERE c.id = a.collection_id AND c.manifest LIKE a.dir || '/%') \
+             AND NOT EXISTS (SELECT 1 FROM collection_versions v \
+                 WHERE v.collection_id = a.collection_id AND v.manifest LIKE a.dir || '/%') \
              LIMIT $2",
         )
         .bind(before_ms)
