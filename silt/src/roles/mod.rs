@@ -128,6 +128,11 @@ impl Cluster {
             .await
             .with_context(|| format!("listening on {addr}"))?;
         let bound = listener.local_addr()?;
+        if bound.ip().is_unspecified() && self.args.advertise_url.is_none() {
+            anyhow::bail!(
+                "listening on {bound}: other nodes cannot reach that address; pass --advertise-url"
+            );
+        }
         let advertised = self
             .args
             .advertise_url
