@@ -65,6 +65,25 @@ def seconds_until_dropped(cluster, node, since):
     return time.time() - since
 
 
+def kill_under_load(cluster, victim, worker, stop, what):
+    """Runs 4 `worker` threads, kills `victim` with SIGKILL 1.5 s in, keeps the load on until
+    3 s past the membership timeout, and checks no thread hung. Returns the kill time and how
+    long membership took to drop the victim."""
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    killed_at = time.time()
+    cluster.kill_node(victim)
+    dropped = seconds_until_dropped(cluster, victim, killed_at)
+    time.sleep(max(0.0, killed_at + MEMBERSHIP_TIMEOUT_MS / 1000 + 3 - time.time()))
+    stop.set()
+    for t in threads:
+        t.join(timeout=CLIENT_TIMEOUT_S + 5)
+        assert not t.is_alive(), f"a {what} hung past its timeout"
+    return killed_at, dropped
+
+
 def placement(cluster, role):
     out = subprocess.run([silt_binary(), "admin", "--catalog", cluster.catalog, "placement", "--role", role],
                          check=True, capture_output=True, text=True)
@@ -99,18 +118,7 @@ def test_reads_survive_kill_9_of_a_query_node(cluster):
                     ok, status = False, type(e).__name__
                 results.append((started, time.time() - started, status, ok))
 
-    threads = [threading.Thread(target=reader, args=(s,)) for s in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(1.5)
-    killed_at = time.time()
-    cluster.kill_node(victim)
-    dropped = seconds_until_dropped(cluster, victim, killed_at)
-    time.sleep(max(0.0, killed_at + MEMBERSHIP_TIMEOUT_MS / 1000 + 3 - time.time()))
-    stop.set()
-    for t in threads:
-        t.join(timeout=CLIENT_TIMEOUT_S + 5)
-        assert not t.is_alive(), "a read hung past its timeout"
+    killed_at, dropped = kill_under_load(cluster, victim, reader, stop, "read")
 
     assert all(took < CLIENT_TIMEOUT_S for _, took, _, _ in results)
     after = [r for r in results if r[0] > killed_at + MEMBERSHIP_TIMEOUT_MS / 1000 + 0.5]
@@ -154,18 +162,7 @@ def test_writes_survive_kill_9_of_a_log_node(cluster):
                     outcomes.append((started, time.time() - started, status, cid))
                 batch += 1
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
-    for t in threads:
-        t.start()
-    time.sleep(1.5)
-    killed_at = time.time()
-    cluster.kill_node(victim)
-    dropped = seconds_until_dropped(cluster, victim, killed_at)
-    time.sleep(max(0.0, killed_at + MEMBERSHIP_TIMEOUT_MS / 1000 + 3 - time.time()))
-    stop.set()
-    for t in threads:
-        t.join(timeout=CLIENT_TIMEOUT_S + 5)
-        assert not t.is_alive(), "a write hung past its timeout"
+    killed_at, dropped = kill_under_load(cluster, victim, writer, stop, "write")
 
     settled = killed_at + MEMBERSHIP_TIMEOUT_MS / 1000 + 0.5
     after = [o for o in outcomes if o[0] > settled]

@@ -109,6 +109,8 @@ impl RpcClient {
         delivery: Delivery,
     ) -> SiltResult<bytes::Bytes> {
         let started = Instant::now();
+        // Shared, so a failover resends the same buffer instead of copying it.
+        let body = bytes::Bytes::from(body);
         let candidates = self.candidates(key).await?;
         let mut last_failure = String::new();
         for node in candidates.iter().take(self.config.max_attempts.max(1)) {
