@@ -1,4 +1,7 @@
 //! Silt's benchmark tool (DESIGN.md §9). Deterministic counts first: object-store requests and
 //! bytes, measured through the counting store wrapper in the same run as anything timed.
 
+pub mod dataset;
+pub mod index_quality;
 pub mod log_counts;
+pub mod npy;

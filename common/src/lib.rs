@@ -8,12 +8,12 @@ pub mod error;
 pub mod filter;
 pub mod hashing;
 pub mod ids;
+pub mod index;
 pub mod keys;
 pub mod materialize;
 pub mod record;
 pub mod routing;
 pub mod rpc;
-pub mod segment;
 pub mod storage;
 
 pub use error::{ErrorKind, SiltError, SiltResult};

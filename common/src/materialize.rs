@@ -99,6 +99,18 @@ impl Overlay {
         .chain(self.appended.iter().flatten())
     }
 
+    /// What the tail made of base records it touched: `Some` replaced, `None` deleted.
+    pub fn base_changes(&self) -> impl Iterator<Item = (&str, Option<&Record>)> + '_ {
+        self.base_changes
+            .iter()
+            .map(|(id, change)| (id.as_str(), change.as_ref()))
+    }
+
+    /// Records new in the tail, in order of first insertion.
+    pub fn appended(&self) -> impl Iterator<Item = &Record> + '_ {
+        self.appended.iter().flatten()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.base_changes.is_empty() && self.appended.is_empty()
     }

@@ -60,6 +60,16 @@ impl MetadataValue {
         }
     }
 
+    pub fn is_array(&self) -> bool {
+        matches!(
+            self,
+            MetadataValue::BoolArray(_)
+                | MetadataValue::IntArray(_)
+                | MetadataValue::FloatArray(_)
+                | MetadataValue::StrArray(_)
+        )
+    }
+
     /// Approximate in-memory/serialized size, for quota checks.
     pub fn size_hint(&self) -> usize {
         match self {

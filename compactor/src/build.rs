@@ -4,19 +4,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use silt_common::index::{read_all_records, MANIFEST_FILE};
 use silt_common::keys::{version_dir, version_file};
 use silt_common::materialize::Overlay;
 use silt_common::record::Record;
 use silt_common::routing::NodeSource;
-use silt_common::segment::{
-    encode_records, read_version, FileEntry, Manifest, MANIFEST_FILE, MANIFEST_FORMAT_VERSION,
-    RECORDS_FILE,
-};
 use silt_common::storage::{put_if_absent, DynStore};
 use silt_common::CollectionId;
 use silt_log_service::LogService;
 use silt_sysdb::{SysDb, VersionRecord};
 
+use crate::version::{build_version, BuildInput};
 use crate::CompactError;
 
 #[derive(Debug, Clone)]
@@ -105,51 +103,57 @@ impl Compactor {
             return Ok(Outcome::NothingToDo);
         };
         let compacted_offset = last.offset;
-        let base: Vec<Record> = match &collection.manifest {
-            Some(key) => read_version(self.store.as_ref(), key).await?.1,
-            None => Vec::new(),
+        let base = match &collection.manifest {
+            Some(key) => Some(read_all_records(self.store.as_ref(), key).await?),
+            None => None,
         };
-        let index: std::collections::HashMap<&str, &Record> =
-            base.iter().map(|r| (r.id.as_str(), r)).collect();
-        let overlay = Overlay::build(|id| index.get(id).copied(), &tail);
-        let records: Vec<&Record> = overlay.merged(base.iter()).collect();
-        let dimension = collection
-            .dimension
-            .or_else(|| records.first().map(|r| r.embedding.len() as u32));
-
         let version = collection.version + 1;
         let attempt = uuid::Uuid::new_v4().simple().to_string();
         let dir = version_dir(id, version, &attempt[..12]);
+        let distance = collection.distance();
+        let known_dimension = collection.dimension;
+        // Merging and indexing are CPU work: off the async workers.
+        let (built, clustering) = tokio::task::spawn_blocking(move || {
+            let empty = Vec::new();
+            let base_records = base.as_ref().map_or(&empty, |b| &b.records);
+            let by_id: std::collections::HashMap<&str, &Record> =
+                base_records.iter().map(|r| (r.id.as_str(), r)).collect();
+            let overlay = Overlay::build(|id| by_id.get(id).copied(), &tail);
+            let records: Vec<&Record> = overlay.merged(base_records.iter()).collect();
+            let dimension =
+                known_dimension.or_else(|| records.first().map(|r| r.embedding.len() as u32));
+            build_version(BuildInput {
+                collection_id: id.to_string(),
+                version,
+                compacted_offset,
+                dimension,
+                distance,
+                base: base.as_ref(),
+                records: &records,
+            })
+        })
+        .await
+        .map_err(|e| CompactError::Index(format!("index build task: {e}")))??;
+        let record_count = built.manifest.record_count;
+
         // Recorded before any object is written: if this process dies before registering, the
         // collector finds the directory here instead of listing the store.
         self.sysdb
             .begin_compaction_attempt(id, dir.as_ref())
             .await?;
-        let records_bytes = encode_records(dimension.unwrap_or(0), records.iter().copied());
-        let records_size = records_bytes.len() as u64;
-        put_if_absent(
-            self.store.as_ref(),
-            &version_file(&dir, RECORDS_FILE),
-            records_bytes,
-        )
-        .await?;
-        let manifest = Manifest {
-            format_version: MANIFEST_FORMAT_VERSION,
-            collection_id: id.to_string(),
-            version,
-            compacted_offset,
-            record_count: records.len() as u64,
-            dimension,
-            distance: collection.distance(),
-            files: vec![FileEntry {
-                name: RECORDS_FILE.to_string(),
-                size: records_size,
-            }],
-            index: serde_json::json!({"kind": "flat"}),
-        };
+        let mut files = built.files;
+        // The head and manifest go last, once everything they point to exists.
+        let last_two = files.split_off(files.len().saturating_sub(2));
+        let puts = files.into_iter().map(|(name, bytes)| {
+            let key = version_file(&dir, &name);
+            let store = self.store.clone();
+            async move { put_if_absent(store.as_ref(), &key, bytes).await }
+        });
+        futures::future::try_join_all(puts).await?;
+        for (name, bytes) in last_two {
+            put_if_absent(self.store.as_ref(), &version_file(&dir, &name), bytes).await?;
+        }
         let manifest_key = version_file(&dir, MANIFEST_FILE);
-        let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
-        put_if_absent(self.store.as_ref(), &manifest_key, manifest_bytes).await?;
 
         let registered = self
             .sysdb
@@ -160,7 +164,7 @@ impl Compactor {
                     version,
                     manifest: manifest_key.to_string(),
                     compacted_offset,
-                    record_count: records.len() as u64,
+                    record_count,
                     superseded_at_ms: None,
                 },
             )
@@ -177,11 +181,11 @@ impl Compactor {
             .mark_compacted(id, compacted_offset)
             .await
             .map_err(CompactError::Log)?;
-        tracing::debug!(collection = %id, version, compacted_offset, records = records.len(), "registered version");
+        tracing::debug!(collection = %id, version, compacted_offset, records = record_count, ?clustering, "registered version");
         Ok(Outcome::Registered {
             version,
             compacted_offset,
-            records: records.len() as u64,
+            records: record_count,
         })
     }
 }

@@ -1,4 +1,4 @@
-use silt_common::segment::VersionReadError;
+use silt_common::index::VersionReadError;
 use silt_common::storage::FenceError;
 use silt_common::SiltError;
 use silt_sysdb::SysDbError;
@@ -16,6 +16,8 @@ pub enum CompactError {
     ReadVersion(#[from] VersionReadError),
     #[error("writing the new version: {0}")]
     Write(#[from] FenceError),
+    #[error("building the index: {0}")]
+    Index(String),
     #[error("object store: {0}")]
     Store(#[from] object_store::Error),
 }

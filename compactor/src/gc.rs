@@ -5,8 +5,8 @@
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
+use silt_common::index::version_dir_of;
 use silt_common::keys::collection_prefix;
-use silt_common::segment::version_dir_of;
 use silt_common::storage::DynStore;
 
 use crate::{CompactError, Compactor};

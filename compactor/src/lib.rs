@@ -6,6 +6,8 @@ mod build;
 mod error;
 mod gc;
 mod scheduler;
+mod version;
 
 pub use build::{Compactor, CompactorConfig, Outcome, Peers};
 pub use error::CompactError;
+pub use version::{Clustering, FLAT_MAX_RECORDS, TARGET_CLUSTER_SIZE};

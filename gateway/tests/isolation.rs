@@ -39,14 +39,11 @@ async fn world() -> World {
         sysdb.clone(),
         LogConfig::default(),
     ));
-    let query: Arc<dyn QueryService> = Arc::new(QueryNode::new(
-        store,
-        sysdb.clone(),
-        log.clone(),
-        QueryConfig {
-            cache_bytes: 16 << 20,
-        },
-    ));
+    let query: Arc<dyn QueryService> = Arc::new(
+        QueryNode::new(store, sysdb.clone(), log.clone(), QueryConfig::default())
+            .await
+            .unwrap(),
+    );
     let state = GatewayState::new(
         sysdb.clone(),
         log,

@@ -1,23 +1,19 @@
-//! Executing get and KNN over a snapshot: filter, then page or rank, then project.
+//! Checking a record against a request's filters, and projecting it to the included fields.
 
-use std::cmp::Ordering;
 use std::collections::HashSet;
 
-use silt_common::distance::norm;
 use silt_common::record::{Metadata, Record};
-use silt_common::{SiltError, SiltResult};
 
-use crate::node::Snapshot;
 use crate::request::Filters;
-use crate::{GetRequest, Include, KnnRequest, Scored};
+use crate::Include;
 
-struct Matcher<'a> {
+pub(crate) struct Matcher<'a> {
     filters: &'a Filters,
     ids: Option<HashSet<&'a str>>,
 }
 
 impl<'a> Matcher<'a> {
-    fn new(filters: &'a Filters) -> Self {
+    pub(crate) fn new(filters: &'a Filters) -> Self {
         Matcher {
             filters,
             ids: filters
@@ -27,7 +23,7 @@ impl<'a> Matcher<'a> {
         }
     }
 
-    fn matches(&self, r: &Record) -> bool {
+    pub(crate) fn matches(&self, r: &Record) -> bool {
         self.ids
             .as_ref()
             .is_none_or(|ids| ids.contains(r.id.as_str()))
@@ -44,7 +40,7 @@ impl<'a> Matcher<'a> {
     }
 }
 
-fn project(r: &Record, include: Include) -> Record {
+pub(crate) fn project(r: &Record, include: Include) -> Record {
     Record {
         id: r.id.clone(),
         embedding: if include.embeddings {
@@ -64,63 +60,4 @@ fn project(r: &Record, include: Include) -> Record {
         },
         uri: if include.uris { r.uri.clone() } else { None },
     }
-}
-
-pub(crate) fn execute_get(snapshot: &Snapshot, request: &GetRequest) -> Vec<Record> {
-    let matcher = Matcher::new(&request.filters);
-    snapshot
-        .records()
-        .filter(|r| matcher.matches(r))
-        .skip(request.offset)
-        .take(request.limit.unwrap_or(usize::MAX))
-        .map(|r| project(r, request.include))
-        .collect()
-}
-
-pub(crate) fn execute_knn(
-    snapshot: &Snapshot,
-    request: &KnnRequest,
-) -> SiltResult<Vec<Vec<Scored>>> {
-    let distance = snapshot.collection.distance();
-    let matcher = Matcher::new(&request.filters);
-    let candidates: Vec<&Record> = snapshot.records().filter(|r| matcher.matches(r)).collect();
-    let mut results = Vec::with_capacity(request.query_embeddings.len());
-    for query in &request.query_embeddings {
-        if let Some(first) = candidates.first() {
-            if first.embedding.len() != query.len() {
-                return Err(SiltError::invalid(format!(
-                    "Collection expecting embedding with dimension of {}, got {}",
-                    first.embedding.len(),
-                    query.len()
-                )));
-            }
-        }
-        let qn = norm(query);
-        let mut scored: Vec<(f32, usize)> = candidates
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (distance.compute(query, qn, &r.embedding), i))
-            .collect();
-        let k = request.n_results.min(scored.len());
-        let by_distance = |a: &(f32, usize), b: &(f32, usize)| {
-            a.0.partial_cmp(&b.0)
-                .unwrap_or(Ordering::Equal)
-                .then(a.1.cmp(&b.1))
-        };
-        if k < scored.len() && k > 0 {
-            scored.select_nth_unstable_by(k - 1, by_distance);
-        }
-        scored.truncate(k);
-        scored.sort_by(by_distance);
-        results.push(
-            scored
-                .into_iter()
-                .map(|(d, i)| Scored {
-                    record: project(candidates[i], request.include),
-                    distance: d,
-                })
-                .collect(),
-        );
-    }
-    Ok(results)
 }

@@ -1,20 +1,22 @@
 //! The read path (DESIGN.md §5): resolve the collection's current version from the catalog,
-//! read it through a bounded cache, merge the unindexed log tail read from the log service, and
-//! execute get / KNN / count over the result.
+//! read the byte ranges a query needs through a foyer memory + disk cache, merge the unindexed
+//! log tail read from the log service, and execute get / KNN / count over the result.
 
 mod client;
 mod execute;
 mod node;
+mod range_cache;
+mod read;
 mod request;
 mod server;
-mod version_cache;
 mod wire;
 
 pub use client::QueryClient;
 pub use node::{QueryConfig, QueryNode};
+pub use range_cache::{CacheConfig, CacheError, CacheStats, RangeCache};
+pub use read::{OpenedVersion, OpenedVersions};
 pub use request::{Filters, GetRequest, Include, KnnRequest, Scored};
 pub use server::router;
-pub use version_cache::VersionCache;
 
 use async_trait::async_trait;
 use silt_common::record::Record;

@@ -3,27 +3,29 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use silt_common::materialize::Overlay;
-use silt_common::record::Record;
+use silt_common::record::{LogEntry, Record};
 use silt_common::storage::DynStore;
-use silt_common::{CollectionId, SiltError, SiltResult};
+use silt_common::{CollectionId, SiltResult};
 use silt_log_service::LogService;
 use silt_sysdb::{Collection, SysDb};
 
-use crate::execute::{execute_get, execute_knn};
-use crate::version_cache::{LoadedVersion, VersionCache};
+use crate::range_cache::{CacheConfig, CacheError, RangeCache};
+use crate::read::{execute_get, execute_knn, OpenedVersion, OpenedVersions};
 use crate::{GetRequest, KnnRequest, QueryService, Scored};
 
 #[derive(Debug, Clone)]
 pub struct QueryConfig {
-    /// Memory budget for decoded versions.
-    pub cache_bytes: usize,
+    /// The range cache: memory, and optionally local disk.
+    pub cache: CacheConfig,
+    /// Memory for opened versions (decoded heads and centroid indexes).
+    pub opened_bytes: usize,
 }
 
 impl Default for QueryConfig {
     fn default() -> Self {
         QueryConfig {
-            cache_bytes: 512 << 20,
+            cache: CacheConfig::default(),
+            opened_bytes: 64 << 20,
         }
     }
 }
@@ -31,62 +33,77 @@ impl Default for QueryConfig {
 pub struct QueryNode {
     sysdb: SysDb,
     log: Arc<dyn LogService>,
-    cache: VersionCache,
+    cache: RangeCache,
+    versions: OpenedVersions,
 }
 
 /// A consistent view of one collection: a version plus the log tail written after it.
-pub(crate) struct Snapshot {
-    pub collection: Collection,
-    base: Arc<LoadedVersion>,
-    overlay: Overlay,
-}
-
-impl Snapshot {
-    pub fn records(&self) -> impl Iterator<Item = &Record> + '_ {
-        self.overlay.merged(self.base.records.iter())
-    }
+struct Snapshot {
+    collection: Collection,
+    version: Option<Arc<OpenedVersion>>,
+    tail: Vec<LogEntry>,
 }
 
 impl QueryNode {
-    pub fn new(
+    pub async fn new(
         store: DynStore,
         sysdb: SysDb,
         log: Arc<dyn LogService>,
         config: QueryConfig,
-    ) -> Self {
-        QueryNode {
+    ) -> Result<Self, CacheError> {
+        Ok(QueryNode {
             sysdb,
             log,
-            cache: VersionCache::new(store, config.cache_bytes),
-        }
+            cache: RangeCache::open(store, &config.cache).await?,
+            versions: OpenedVersions::new(config.opened_bytes),
+        })
     }
 
-    pub fn cache(&self) -> &VersionCache {
+    pub fn cache(&self) -> &RangeCache {
         &self.cache
+    }
+
+    pub fn opened_versions(&self) -> &OpenedVersions {
+        &self.versions
+    }
+
+    /// BM25 full-text ranking over the collection's indexed documents, best first (records the
+    /// unindexed tail deleted or changed are left out). Internal: the hybrid search builds on it.
+    pub async fn bm25(
+        &self,
+        collection: CollectionId,
+        text: &str,
+        limit: usize,
+    ) -> SiltResult<Vec<(Record, f32)>> {
+        let s = self.snapshot(collection).await?;
+        crate::read::bm25(&self.cache, s.version.as_ref(), &s.tail, text, limit).await
+    }
+
+    /// Flushes the disk cache, so a restarted node starts warm.
+    pub async fn close(&self) -> Result<(), CacheError> {
+        self.cache.close().await
     }
 
     async fn snapshot(&self, id: CollectionId) -> SiltResult<Snapshot> {
         // Version and compacted offset come from one catalog row, so the tail read after it
         // starts exactly where the version ends: no write is missed or applied twice.
         let collection = self.sysdb.get_collection(id).await?;
-        let base = match &collection.manifest {
-            Some(key) => self.cache.load(key).await.map_err(|e| match e {
-                silt_common::segment::VersionReadError::Store(e) => {
-                    SiltError::unavailable(format!("reading index version: {e}"))
-                }
-                corrupt => SiltError::internal(corrupt.to_string()),
-            })?,
-            None => Arc::new(LoadedVersion::empty()),
+        let version = async {
+            match &collection.manifest {
+                Some(key) => Ok(Some(self.versions.open(&self.cache, key).await?)),
+                None => Ok(None),
+            }
         };
         let tail = self
             .log
-            .read_tail(id, collection.compacted_offset, collection.log_position)
-            .await?;
-        let overlay = Overlay::build(|id| base.lookup(id), &tail);
+            .read_tail(id, collection.compacted_offset, collection.log_position);
+        let (version, tail) = tokio::join!(version, tail);
+        let version: Option<Arc<OpenedVersion>> =
+            version.map_err(|e: crate::read::ReadError| silt_common::SiltError::from(e))?;
         Ok(Snapshot {
             collection,
-            base,
-            overlay,
+            version,
+            tail: tail?,
         })
     }
 }
@@ -94,17 +111,18 @@ impl QueryNode {
 #[async_trait]
 impl QueryService for QueryNode {
     async fn get(&self, request: GetRequest) -> SiltResult<Vec<Record>> {
-        let snapshot = self.snapshot(request.collection).await?;
-        Ok(execute_get(&snapshot, &request))
+        let s = self.snapshot(request.collection).await?;
+        execute_get(&self.cache, s.version.as_ref(), &s.tail, &request).await
     }
 
     async fn knn(&self, request: KnnRequest) -> SiltResult<Vec<Vec<Scored>>> {
-        let snapshot = self.snapshot(request.collection).await?;
-        execute_knn(&snapshot, &request)
+        let s = self.snapshot(request.collection).await?;
+        let distance = s.collection.distance();
+        execute_knn(&self.cache, s.version.as_ref(), &s.tail, &request, distance).await
     }
 
     async fn count(&self, collection: CollectionId) -> SiltResult<u64> {
-        let snapshot = self.snapshot(collection).await?;
-        Ok(snapshot.records().count() as u64)
+        let s = self.snapshot(collection).await?;
+        crate::read::count(&self.cache, s.version.as_ref(), &s.tail).await
     }
 }

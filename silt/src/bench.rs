@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use silt_bench::index_quality::{self, IndexBenchOptions};
 use silt_bench::log_counts::{self, LogBenchOptions};
 use silt_common::storage::S3Settings;
 
@@ -23,6 +24,21 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             };
             let report = log_counts::run(&options).await?;
             println!("{}", log_counts::to_markdown(&report));
+            if let Some(path) = a.json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+            }
+            Ok(())
+        }
+        BenchCommand::Index(a) => {
+            let report = index_quality::run(&IndexBenchOptions {
+                data: a.data,
+                k: a.k,
+                queries: a.queries,
+                cold_samples: a.cold_samples,
+                get_latency: Duration::from_millis(a.get_latency_ms),
+            })
+            .await?;
+            println!("{}", index_quality::to_markdown(&report));
             if let Some(path) = a.json {
                 std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
             }

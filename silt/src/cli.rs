@@ -98,6 +98,31 @@ pub struct BenchArgs {
 pub enum BenchCommand {
     /// PUTs per acknowledged write under concurrency, PUTs for many collections, bytes per record.
     Log(LogBenchArgs),
+    /// Builds an index version from a dataset; compaction throughput, size, recall, and the
+    /// object-store cost of cold and warm queries.
+    Index(IndexBenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct IndexBenchArgs {
+    /// Dataset directory (base.npy, queries.npy, gt.npy, docs.jsonl), e.g.
+    /// ../shared/data/wordnet-20k or the output of gen_synthetic.py.
+    #[arg(long)]
+    pub data: std::path::PathBuf,
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    /// Queries used for recall.
+    #[arg(long, default_value_t = 500)]
+    pub queries: usize,
+    /// Queries measured cold (each on a fresh query node), then warm.
+    #[arg(long, default_value_t = 10)]
+    pub cold_samples: usize,
+    /// Latency added to every GET for the cold/warm measurement, in ms.
+    #[arg(long, default_value_t = 60)]
+    pub get_latency_ms: u64,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -155,9 +180,16 @@ pub struct Tuning {
     /// Superseded versions and abandoned compaction attempts are deleted after this long, in ms.
     #[arg(long, env = "SILT_GC_GRACE_MS", default_value_t = 600_000)]
     pub gc_grace_ms: u64,
-    /// Memory budget of the query cache, in MiB.
+    /// Memory part of the query cache, in MiB.
     #[arg(long, env = "SILT_CACHE_MB", default_value_t = 512)]
     pub cache_mb: usize,
+    /// Disk part of the query cache, in MiB (0: memory only).
+    #[arg(long, env = "SILT_CACHE_DISK_MB", default_value_t = 4096)]
+    pub cache_disk_mb: usize,
+    /// Directory of the disk cache; it survives restarts. Default: `<data>/cache` for
+    /// `silt run`, a per-process temporary directory for `silt query`.
+    #[arg(long, env = "SILT_CACHE_DIR")]
+    pub cache_dir: Option<std::path::PathBuf>,
     /// Largest number of records in one write.
     #[arg(long, env = "SILT_MAX_BATCH_SIZE", default_value_t = 10_000)]
     pub max_batch_size: usize,
@@ -226,4 +258,23 @@ pub struct ClusterArgs {
     pub inject_put_latency_ms: u64,
     #[command(flatten)]
     pub tuning: Tuning,
+}
+
+impl Tuning {
+    pub fn query_config(
+        &self,
+        default_cache_dir: std::path::PathBuf,
+    ) -> silt_query_service::QueryConfig {
+        let disk_dir =
+            (self.cache_disk_mb > 0).then(|| self.cache_dir.clone().unwrap_or(default_cache_dir));
+        silt_query_service::QueryConfig {
+            cache: silt_query_service::CacheConfig {
+                memory_bytes: self.cache_mb << 20,
+                disk_dir,
+                disk_bytes: self.cache_disk_mb << 20,
+            },
+            // Opened versions take a small share of the memory budget.
+            opened_bytes: (self.cache_mb << 20) / 8,
+        }
+    }
 }

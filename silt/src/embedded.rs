@@ -9,7 +9,7 @@ use silt_common::storage::{open_store, CountingStore, DynStore, S3Settings};
 use silt_compactor::{Compactor, CompactorConfig};
 use silt_gateway::{GatewayConfig, GatewayState, Limits};
 use silt_log_service::{LogConfig, LogService, ObjectLog};
-use silt_query_service::{QueryConfig, QueryNode, QueryService};
+use silt_query_service::{QueryNode, QueryService};
 use silt_sysdb::SysDb;
 
 use crate::cli::RunArgs;
@@ -36,14 +36,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     let _log_maintenance = object_log.spawn_maintenance(Duration::from_secs(10));
     let log: Arc<dyn LogService> = Arc::new(object_log);
-    let query: Arc<dyn QueryService> = Arc::new(QueryNode::new(
-        store.clone(),
-        sysdb.clone(),
-        log.clone(),
-        QueryConfig {
-            cache_bytes: args.tuning.cache_mb << 20,
-        },
-    ));
+    let query_node = Arc::new(
+        QueryNode::new(
+            store.clone(),
+            sysdb.clone(),
+            log.clone(),
+            args.tuning.query_config(data.join("cache")),
+        )
+        .await?,
+    );
+    let query: Arc<dyn QueryService> = query_node.clone();
     let compactor = Arc::new(Compactor::new(
         store.clone(),
         sysdb.clone(),
@@ -79,5 +81,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    // The disk cache is flushed so the next start finds it warm.
+    query_node.close().await?;
     Ok(())
 }

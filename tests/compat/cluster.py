@@ -92,6 +92,9 @@ class SiltCluster:
 
     def start_node(self, node, extra=None):
         args = [silt_binary(), node.role, "--port", str(node.port)] + self.common + node.extra + list(extra or [])
+        if node.role == "query":
+            # Each query node's disk cache in the test's directory, small; kept across restarts.
+            args += ["--cache-dir", os.path.join(self.path, f"cache-{node.port}"), "--cache-disk-mb", "64"]
         log = open(node.log_path, "ab")
         node.proc = subprocess.Popen(args, stdout=log, stderr=log, env=s3_env())
         self.wait_healthy(node)

@@ -2,12 +2,10 @@
 //! they are deterministic where times are not.
 
 use std::fmt;
-use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use futures::stream::BoxStream;
 use object_store::path::Path;
 use object_store::{
@@ -150,16 +148,6 @@ impl ObjectStore for CountingStore {
             add(&self.stats.get_bytes, result.range.end - result.range.start);
         }
         Ok(result)
-    }
-
-    async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        add(&self.stats.gets, ranges.len() as u64);
-        let out = self.inner.get_ranges(location, ranges).await?;
-        add(
-            &self.stats.get_bytes,
-            out.iter().map(|b| b.len() as u64).sum(),
-        );
-        Ok(out)
     }
 
     fn delete_stream(

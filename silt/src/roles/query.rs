@@ -3,21 +3,22 @@
 
 use std::sync::Arc;
 
-use silt_query_service::{QueryConfig, QueryNode};
+use silt_query_service::QueryNode;
 
 use super::{with_healthz, Cluster, QUERY_ROLE};
 use crate::cli::ClusterArgs;
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
+    let default_dir = std::env::temp_dir().join(format!("silt-query-cache-{}", std::process::id()));
+    let config = cluster.args.tuning.query_config(default_dir);
     let node = QueryNode::new(
         cluster.store()?,
         cluster.sysdb.clone(),
         cluster.log_client()?,
-        QueryConfig {
-            cache_bytes: cluster.args.tuning.cache_mb << 20,
-        },
-    );
+        config,
+    )
+    .await?;
     let (listener, advertised) = cluster.bind(7200).await?;
     let registration = cluster.join(QUERY_ROLE, &advertised).await?;
     tracing::info!(address = %advertised, "query node is running");

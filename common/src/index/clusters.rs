@@ -1,0 +1,169 @@
+//! One cluster's block in `clusters.bin`:
+//! `count u32 | ordinals u32×n | payload ends u32×n | vectors f32×n×dim | payloads`.
+//! Vectors are contiguous so a probe scans them without decoding anything else; a payload
+//! (id, document, metadata, uri) is decoded only for a record the query returns or verifies.
+
+use bytes::Bytes;
+
+use super::Loc;
+use crate::codec::{DecodeError, Reader, Writer};
+use crate::record::{metadata_to_json, metadata_update_from_json, Metadata, Record};
+
+/// A record without its embedding.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Payload {
+    pub id: String,
+    pub document: Option<String>,
+    pub metadata: Metadata,
+    pub uri: Option<String>,
+}
+
+impl Payload {
+    pub fn into_record(self, embedding: Vec<f32>) -> Record {
+        Record {
+            id: self.id,
+            embedding,
+            document: self.document,
+            metadata: self.metadata,
+            uri: self.uri,
+        }
+    }
+}
+
+pub fn encode_payload(r: &Record) -> Vec<u8> {
+    let mut w = Writer::with_capacity(32 + r.id.len());
+    w.str(&r.id);
+    w.opt_str(r.document.as_deref());
+    let meta = (!r.metadata.is_empty()).then(|| metadata_to_json(&r.metadata).to_string());
+    w.opt_str(meta.as_deref());
+    w.opt_str(r.uri.as_deref());
+    w.into_inner()
+}
+
+pub fn decode_payload(b: &[u8]) -> Result<Payload, DecodeError> {
+    let mut r = Reader::new(b);
+    let id = r.str()?;
+    let document = r.opt_str()?;
+    let metadata = match r.opt_str()? {
+        None => Metadata::new(),
+        Some(s) => {
+            let v: serde_json::Value =
+                serde_json::from_str(&s).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+            metadata_update_from_json(&v)
+                .map_err(DecodeError::Invalid)?
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect()
+        }
+    };
+    let uri = r.opt_str()?;
+    Ok(Payload {
+        id,
+        document,
+        metadata,
+        uri,
+    })
+}
+
+/// Appends one cluster's block to `out`; returns each record's location (absolute in `out`).
+pub fn encode_cluster(members: &[(u32, &Record)], dimension: usize, out: &mut Vec<u8>) -> Vec<Loc> {
+    let start = out.len() as u64;
+    let n = members.len();
+    let payloads: Vec<Vec<u8>> = members.iter().map(|(_, r)| encode_payload(r)).collect();
+    out.extend_from_slice(&(n as u32).to_le_bytes());
+    for (ordinal, _) in members {
+        out.extend_from_slice(&ordinal.to_le_bytes());
+    }
+    let mut end = 0u32;
+    for p in &payloads {
+        end += p.len() as u32;
+        out.extend_from_slice(&end.to_le_bytes());
+    }
+    let vectors_at = out.len() as u64;
+    for (_, r) in members {
+        for x in &r.embedding {
+            out.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    let payloads_at = out.len() as u64;
+    let mut locs = Vec::with_capacity(n);
+    let mut at = payloads_at;
+    for (i, p) in payloads.iter().enumerate() {
+        locs.push(Loc {
+            ordinal: members[i].0,
+            vector_offset: vectors_at + (i * dimension * 4) as u64,
+            payload_offset: at,
+            payload_len: p.len() as u32,
+        });
+        at += p.len() as u64;
+        out.extend_from_slice(p);
+    }
+    debug_assert_eq!(
+        start + 4 + 8 * n as u64 + (n * dimension * 4) as u64,
+        payloads_at
+    );
+    locs
+}
+
+/// A decoded cluster block: vectors ready to scan, payloads decoded on demand.
+#[derive(Debug, Clone)]
+pub struct ClusterRows {
+    pub ordinals: Vec<u32>,
+    pub vectors: Vec<f32>,
+    payload_ends: Vec<u32>,
+    payloads: Bytes,
+}
+
+impl ClusterRows {
+    pub fn len(&self) -> usize {
+        self.ordinals.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ordinals.is_empty()
+    }
+
+    pub fn vector(&self, i: usize, dimension: usize) -> &[f32] {
+        &self.vectors[i * dimension..(i + 1) * dimension]
+    }
+
+    pub fn payload(&self, i: usize) -> Result<Payload, DecodeError> {
+        let start = if i == 0 { 0 } else { self.payload_ends[i - 1] } as usize;
+        let end = self.payload_ends[i] as usize;
+        let bytes = self.payloads.get(start..end).ok_or(DecodeError::Invalid(
+            "payload outside its cluster block".into(),
+        ))?;
+        decode_payload(bytes)
+    }
+}
+
+pub fn decode_cluster(block: Bytes, dimension: usize) -> Result<ClusterRows, DecodeError> {
+    let mut r = Reader::new(&block);
+    let n = r.u32()? as usize;
+    let ordinals = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+    let payload_ends = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+    let raw = r.take(n * dimension * 4)?;
+    let vectors = f32s_from_le(raw);
+    let at = r.position();
+    let payloads = block.slice(at..);
+    if payload_ends
+        .last()
+        .is_some_and(|&e| e as usize > payloads.len())
+    {
+        return Err(DecodeError::Invalid(
+            "cluster block payloads truncated".into(),
+        ));
+    }
+    Ok(ClusterRows {
+        ordinals,
+        vectors,
+        payload_ends,
+        payloads,
+    })
+}
+
+pub fn f32s_from_le(raw: &[u8]) -> Vec<f32> {
+    raw.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}

@@ -1,0 +1,154 @@
+//! The persisted format of an index version (DESIGN.md §4): immutable objects in one version
+//! directory, laid out so that a query reads only the byte ranges it needs.
+//!
+//! - `manifest.json` describes the version (files, sizes, counts, dimension, distance, index
+//!   parameters) for operators and tools.
+//! - `head.bin` is everything a query needs to plan its reads: the manifest, the cluster table,
+//!   the centroid index (usearch), and the block indexes of `ids.bin` and `meta.bin`. One GET.
+//! - `clusters.bin` holds the records, cluster by cluster: each cluster is one contiguous block
+//!   (ordinals, then vectors, then the rest of each record), so probing a cluster is one range.
+//! - `ids.bin` maps ids to record locations; `meta.bin` maps metadata values to record
+//!   locations, both as sorted blocks; `locations.bin` maps ordinals to locations.
+//! - `text.bin` bundles the files of a tantivy index over the documents.
+//!
+//! A record's ordinal is its position in the collection's logical order (insertion order), which
+//! is the order `get` returns; clusters are the physical order.
+
+mod blocks;
+mod clusters;
+mod head;
+mod read;
+mod sortkey;
+
+pub use blocks::{decode_block, encode_blocks, BlockEntry, BlockRef};
+pub use clusters::{
+    decode_cluster, decode_payload, encode_cluster, encode_payload, f32s_from_le, ClusterRows,
+    Payload,
+};
+pub use head::{ClusterRef, Head, MetaKeyIndex, TextFile};
+pub use read::{read_all_records, read_head, VersionContents, VersionReadError};
+pub use sortkey::{number_key, sort_keys, SortKey, TAG_BOOL, TAG_NUMBER, TAG_STR};
+
+pub const MANIFEST_FORMAT_VERSION: u32 = 2;
+pub const MANIFEST_FILE: &str = "manifest.json";
+pub const HEAD_FILE: &str = "head.bin";
+pub const CLUSTERS_FILE: &str = "clusters.bin";
+pub const IDS_FILE: &str = "ids.bin";
+pub const META_FILE: &str = "meta.bin";
+pub const LOCATIONS_FILE: &str = "locations.bin";
+pub const TEXT_FILE: &str = "text.bin";
+
+/// Where one record lives in `clusters.bin`: its vector and the rest of it (id, document,
+/// metadata, uri), which a query fetches only for the records it returns or must verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Loc {
+    pub ordinal: u32,
+    pub vector_offset: u64,
+    pub payload_offset: u64,
+    pub payload_len: u32,
+}
+
+impl Loc {
+    pub const ENCODED_LEN: usize = 4 + 8 + 8 + 4;
+
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.ordinal.to_le_bytes());
+        out.extend_from_slice(&self.vector_offset.to_le_bytes());
+        out.extend_from_slice(&self.payload_offset.to_le_bytes());
+        out.extend_from_slice(&self.payload_len.to_le_bytes());
+    }
+
+    pub fn decode(b: &[u8]) -> Option<Loc> {
+        if b.len() < Self::ENCODED_LEN {
+            return None;
+        }
+        let u32_at = |i: usize| u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+        let u64_at = |i: usize| {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(a)
+        };
+        Some(Loc {
+            ordinal: u32_at(0),
+            vector_offset: u64_at(4),
+            payload_offset: u64_at(12),
+            payload_len: u32_at(20),
+        })
+    }
+}
+
+/// Index parameters recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IndexParams {
+    /// "flat" (one cluster, scanned whole) or "ivf" (clusters found through a centroid index).
+    pub kind: String,
+    pub clusters: u32,
+    /// Clusters probed by a query at the default settings.
+    pub nprobe: u32,
+    /// Records when the centroids were last trained; the compactor re-clusters when the
+    /// collection has drifted far from it (docs/decisions/…-incremental-clustering.md).
+    pub trained_on: u64,
+    /// Mean squared distance of a record to its centroid right after training, and now.
+    pub trained_spread: f32,
+    pub spread: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct FileEntry {
+    pub name: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub format_version: u32,
+    pub collection_id: String,
+    pub version: u64,
+    /// Last log offset folded into this version.
+    pub compacted_offset: u64,
+    pub record_count: u64,
+    pub dimension: Option<u32>,
+    pub distance: crate::distance::Distance,
+    pub files: Vec<FileEntry>,
+    pub index: IndexParams,
+}
+
+impl Manifest {
+    pub fn decode(bytes: &[u8]) -> Result<Manifest, crate::codec::DecodeError> {
+        use crate::codec::DecodeError;
+        let v: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+        let format = v
+            .get("format_version")
+            .and_then(|f| f.as_u64())
+            .unwrap_or(0);
+        if format != u64::from(MANIFEST_FORMAT_VERSION) {
+            return Err(DecodeError::UnsupportedVersion(format as u16));
+        }
+        serde_json::from_value(v).map_err(|e| DecodeError::Invalid(e.to_string()))
+    }
+
+    pub fn file_size(&self, name: &str) -> Option<u64> {
+        self.files.iter().find(|f| f.name == name).map(|f| f.size)
+    }
+}
+
+/// Where a version's files live: the manifest key's directory.
+pub fn version_dir_of(manifest_key: &str) -> object_store::path::Path {
+    let dir = manifest_key.rsplit_once('/').map_or("", |(d, _)| d);
+    object_store::path::Path::from(dir)
+}
+
+/// Field names of the tantivy index in `text.bin`, shared by its writer and its readers.
+pub mod text_fields {
+    /// Tokenized for BM25.
+    pub const TEXT: &str = "text";
+    /// Every character trigram, case-sensitive: candidates for substring tests.
+    pub const TRIGRAMS: &str = "tri";
+    pub const TRIGRAM_TOKENIZER: &str = "silt_trigram";
+    /// The record's ordinal and location, as fast fields.
+    pub const ORDINAL: &str = "ord";
+    pub const VECTOR_OFFSET: &str = "vo";
+    pub const PAYLOAD_OFFSET: &str = "po";
+    pub const PAYLOAD_LEN: &str = "pl";
+}

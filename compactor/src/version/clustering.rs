@@ -1,0 +1,248 @@
+//! Partitioning a collection's vectors into clusters: k-means on a sample to train centroids,
+//! then every record to its nearest centroid. Nearest-centroid search goes through a usearch
+//! index over the centroids, which is also what queries search (so both agree on "nearest").
+
+use rand::rngs::StdRng;
+use rand::seq::index::sample;
+use rand::SeedableRng;
+use silt_common::distance::{norm, Distance};
+use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
+
+use crate::CompactError;
+
+/// Records per cluster the index aims for. A probe reads whole clusters, so this trades the
+/// bytes of a probe against the size of the centroid index every query reads first.
+pub const TARGET_CLUSTER_SIZE: usize = 512;
+/// Up to this many records a version is one cluster, scanned whole.
+pub const FLAT_MAX_RECORDS: usize = 2048;
+const TRAINING_SAMPLE_PER_CLUSTER: usize = 48;
+const TRAINING_ITERATIONS: usize = 10;
+const SEED: u64 = 0x0051_17c1;
+
+pub fn cluster_count(records: usize) -> usize {
+    if records <= FLAT_MAX_RECORDS {
+        1
+    } else {
+        records.div_ceil(TARGET_CLUSTER_SIZE)
+    }
+}
+
+fn metric(distance: Distance) -> MetricKind {
+    match distance {
+        Distance::Cosine => MetricKind::Cos,
+        Distance::L2 => MetricKind::L2sq,
+        Distance::Ip => MetricKind::IP,
+    }
+}
+
+fn usearch_error(e: impl std::fmt::Display) -> CompactError {
+    CompactError::Index(format!("usearch: {e}"))
+}
+
+/// A searchable set of centroids.
+pub struct Centroids {
+    pub dimension: usize,
+    pub vectors: Vec<f32>,
+    index: Index,
+}
+
+impl Centroids {
+    pub fn new(
+        vectors: Vec<f32>,
+        dimension: usize,
+        distance: Distance,
+    ) -> Result<Self, CompactError> {
+        let index = Index::new(&IndexOptions {
+            dimensions: dimension,
+            metric: metric(distance),
+            quantization: ScalarKind::F32,
+            connectivity: 16,
+            expansion_add: 128,
+            expansion_search: 64,
+            multi: false,
+        })
+        .map_err(usearch_error)?;
+        let n = vectors.len() / dimension.max(1);
+        index.reserve(n.max(1)).map_err(usearch_error)?;
+        for (i, v) in vectors.chunks_exact(dimension).enumerate() {
+            index.add(i as u64, v).map_err(usearch_error)?;
+        }
+        Ok(Centroids {
+            dimension,
+            vectors,
+            index,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.vectors.len() / self.dimension.max(1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vectors.is_empty()
+    }
+
+    pub fn nearest(&self, v: &[f32]) -> Result<u32, CompactError> {
+        let found = self.index.search(v, 1).map_err(usearch_error)?;
+        Ok(found.keys.first().copied().unwrap_or(0) as u32)
+    }
+
+    pub fn serialize(&self) -> Result<Vec<u8>, CompactError> {
+        let mut buf = vec![0u8; self.index.serialized_length()];
+        self.index.save_to_buffer(&mut buf).map_err(usearch_error)?;
+        Ok(buf)
+    }
+
+    /// Recovers the centroids from a serialized index (a previous version's head).
+    pub fn restore(
+        bytes: &[u8],
+        dimension: usize,
+        distance: Distance,
+    ) -> Result<Self, CompactError> {
+        let probe = Index::new(&IndexOptions {
+            dimensions: dimension,
+            metric: metric(distance),
+            quantization: ScalarKind::F32,
+            ..Default::default()
+        })
+        .map_err(usearch_error)?;
+        probe.load_from_buffer(bytes).map_err(usearch_error)?;
+        let n = probe.size();
+        let mut vectors = vec![0f32; n * dimension];
+        for (i, out) in vectors.chunks_exact_mut(dimension).enumerate() {
+            probe.get(i as u64, out).map_err(usearch_error)?;
+        }
+        Centroids::new(vectors, dimension, distance)
+    }
+}
+
+/// Vectors as k-means sees them: cosine clusters directions, so its inputs are normalized.
+fn training_view(v: &[f32], distance: Distance) -> Vec<f32> {
+    match distance {
+        Distance::Cosine => {
+            let n = norm(v);
+            if n > 0.0 {
+                v.iter().map(|x| x / n).collect()
+            } else {
+                v.to_vec()
+            }
+        }
+        _ => v.to_vec(),
+    }
+}
+
+/// Trains `k` centroids with k-means over a sample of `vectors`.
+pub fn train(
+    vectors: &[&[f32]],
+    dimension: usize,
+    k: usize,
+    distance: Distance,
+) -> Result<Centroids, CompactError> {
+    let mut rng = StdRng::seed_from_u64(SEED);
+    let sample_size = (k * TRAINING_SAMPLE_PER_CLUSTER).min(vectors.len());
+    let sample: Vec<Vec<f32>> = sample(&mut rng, vectors.len(), sample_size)
+        .into_iter()
+        .map(|i| training_view(vectors[i], distance))
+        .collect();
+    let mut centroids: Vec<f32> = sample
+        .iter()
+        .take(k)
+        .flat_map(|v| v.iter().copied())
+        .collect();
+    for _ in 0..TRAINING_ITERATIONS {
+        let current = Centroids::new(centroids.clone(), dimension, Distance::L2)?;
+        let assignment = assign_all(
+            &current,
+            &sample.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        )?;
+        let mut sums = vec![0f64; k * dimension];
+        let mut counts = vec![0usize; k];
+        for (v, &c) in sample.iter().zip(&assignment) {
+            let c = c as usize;
+            counts[c] += 1;
+            for (s, x) in sums[c * dimension..(c + 1) * dimension].iter_mut().zip(v) {
+                *s += f64::from(*x);
+            }
+        }
+        for c in 0..k {
+            let out = &mut centroids[c * dimension..(c + 1) * dimension];
+            if counts[c] == 0 {
+                // An empty cluster restarts at a random sample point.
+                let pick = &sample[rand::Rng::random_range(&mut rng, 0..sample.len())];
+                out.copy_from_slice(pick);
+            } else {
+                for (o, s) in out
+                    .iter_mut()
+                    .zip(&sums[c * dimension..(c + 1) * dimension])
+                {
+                    *o = (*s / counts[c] as f64) as f32;
+                }
+            }
+        }
+    }
+    if distance == Distance::Cosine {
+        for c in centroids.chunks_exact_mut(dimension) {
+            let n = norm(c);
+            if n > 0.0 {
+                c.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+    }
+    Centroids::new(centroids, dimension, distance)
+}
+
+/// The nearest centroid of every vector, on all cores.
+pub fn assign_all(centroids: &Centroids, vectors: &[&[f32]]) -> Result<Vec<u32>, CompactError> {
+    if centroids.len() <= 1 {
+        return Ok(vec![0; vectors.len()]);
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let chunk = vectors.len().div_ceil(threads).max(1);
+    let parts: Vec<Result<Vec<u32>, CompactError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = vectors
+            .chunks(chunk)
+            .map(|part| s.spawn(move || part.iter().map(|v| centroids.nearest(v)).collect()))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(CompactError::Index("assignment thread panicked".into()))
+                })
+            })
+            .collect()
+    });
+    let mut out = Vec::with_capacity(vectors.len());
+    for p in parts {
+        out.extend(p?);
+    }
+    Ok(out)
+}
+
+/// Mean squared L2 distance of vectors to their assigned centroids: how tight the clusters are.
+pub fn spread(
+    centroids: &Centroids,
+    vectors: &[&[f32]],
+    assignment: &[u32],
+    distance: Distance,
+) -> f32 {
+    if vectors.is_empty() || centroids.is_empty() {
+        return 0.0;
+    }
+    let d = centroids.dimension;
+    let total: f64 = vectors
+        .iter()
+        .zip(assignment)
+        .map(|(v, &c)| {
+            let c = &centroids.vectors[c as usize * d..(c as usize + 1) * d];
+            let v = training_view(v, distance);
+            v.iter()
+                .zip(c)
+                .map(|(a, b)| f64::from((a - b) * (a - b)))
+                .sum::<f64>()
+        })
+        .sum();
+    (total / vectors.len() as f64) as f32
+}

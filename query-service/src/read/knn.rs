@@ -1,0 +1,354 @@
+//! Nearest-neighbour search over version + tail.
+//!
+//! Without a narrowing filter, the query probes the `nprobe` clusters nearest to it (step 2)
+//! and ranks their vectors, skipping records the filter's index excludes. With one (ids, a
+//! selective `where`, a `$contains`), it ranks exactly the candidate records: all of them when
+//! few, else those in the clusters nearest to the query until enough are seen, so a filter
+//! keeping 1% of a large collection neither scans everything nor loses recall.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use silt_common::distance::{norm, Distance};
+use silt_common::index::{decode_cluster, ClusterRows, Loc, CLUSTERS_FILE};
+use silt_common::record::{LogEntry, Record};
+use silt_common::{SiltError, SiltResult};
+
+use super::{
+    add_record, filter_candidates, selective, tail_ids, take_record, text_candidates, Batch,
+    Candidates, Lookups, OpenedVersion, ReadError, TailView,
+};
+use crate::execute::{project, Matcher};
+use crate::range_cache::{RangeCache, RangeRequest};
+use crate::{KnnRequest, Scored};
+
+/// Up to this many candidates are all ranked exactly.
+const EXACT_CANDIDATES: usize = 2048;
+/// A filtered search reads candidates until it has seen this many per result wanted…
+const CANDIDATES_PER_RESULT: usize = 20;
+/// …and at least this many.
+const MIN_FILTERED_CANDIDATES: usize = 400;
+
+enum Source {
+    Cluster(usize, usize),
+    Fetched(usize),
+    Changed(u32),
+    Appended(usize),
+}
+
+struct Ranked {
+    distance: f32,
+    position: u64,
+    source: Source,
+}
+
+pub(crate) async fn execute_knn(
+    cache: &RangeCache,
+    version: Option<&Arc<OpenedVersion>>,
+    tail: &[LogEntry],
+    request: &KnnRequest,
+    distance: Distance,
+) -> SiltResult<Vec<Vec<Scored>>> {
+    let matcher = Matcher::new(&request.filters);
+    let Some(v) = version.filter(|v| v.head.record_count() > 0) else {
+        let view = TailView::build(tail, &HashMap::new());
+        check_dimension(view.appended.first().map(|r| r.embedding.len()), request)?;
+        let mut out = Vec::new();
+        for q in &request.query_embeddings {
+            let ranked = rank_tail(&view, q, distance, &matcher, 0);
+            out.push(finish(ranked, request, |r| match r.source {
+                Source::Appended(j) => Ok(Some(view.appended[j].clone())),
+                _ => Ok(None),
+            })?);
+        }
+        return Ok(out);
+    };
+    check_dimension(Some(v.head.dimension()), request)?;
+    let dimension = v.head.dimension();
+    let base_count = v.head.record_count();
+
+    let text = text_candidates(cache, v, &request.filters).await?;
+    let narrowed = selective(&request.filters, &text);
+    let nprobe = (v.head.manifest.index.nprobe as usize).max(1);
+
+    // Step 2: index blocks, and the nearest clusters when the filter cannot narrow.
+    let tids = tail_ids(tail);
+    let mut lookup_ids: BTreeSet<&str> = tids.clone();
+    if let Some(ids) = &request.filters.ids {
+        lookup_ids.extend(ids.iter().map(String::as_str));
+    }
+    let mut b2 = Batch::default();
+    let lookups = Lookups::plan(&mut b2, v, &lookup_ids, &request.filters);
+    let mut clusters: HashMap<usize, ClusterRows> = HashMap::new();
+    let mut probe = Vec::new();
+    if !narrowed {
+        let mut wanted = BTreeSet::new();
+        for q in &request.query_embeddings {
+            wanted.extend(v.nearest_clusters(q, nprobe)?);
+        }
+        probe = add_clusters(&mut b2, v, wanted.into_iter());
+    }
+    let f2 = b2.run(cache).await?;
+    for (c, slot) in probe {
+        clusters.insert(
+            c,
+            decode_cluster(f2[slot].clone(), dimension).map_err(ReadError::from)?,
+        );
+    }
+    let id_locs = lookups.id_locations(&f2, &lookup_ids)?;
+    let meta = lookups.meta_blocks(&f2)?;
+    let candidates = filter_candidates(v, &request.filters, &meta, &id_locs, text);
+
+    // Step 3: the base records the tail touched, and the chosen candidates.
+    let mut b3 = Batch::default();
+    let tail_slots: Vec<(String, Loc, _)> = tids
+        .iter()
+        .filter_map(|id| id_locs.get(*id).map(|l| (id.to_string(), *l)))
+        .map(|(id, l)| {
+            let slots = add_record(&mut b3, v, &l, true);
+            (id, l, slots)
+        })
+        .collect();
+    let mut chosen: Vec<Loc> = Vec::new();
+    let mut remaining: Vec<Loc> = Vec::new();
+    if let Candidates::Only(m) = &candidates {
+        (chosen, remaining) = choose(v, m, request)?;
+    }
+    let chosen_slots: Vec<_> = chosen
+        .iter()
+        .map(|l| add_record(&mut b3, v, l, true))
+        .collect();
+    let f3 = b3.run(cache).await?;
+    let mut base: HashMap<String, (Loc, Record)> = HashMap::new();
+    for (id, loc, slots) in &tail_slots {
+        base.insert(id.clone(), (*loc, take_record(&f3, slots)?));
+    }
+    let view = TailView::build(tail, &base);
+    let mut fetched: Vec<(u32, Record)> = Vec::with_capacity(chosen.len());
+    for (l, slots) in chosen.iter().zip(&chosen_slots) {
+        fetched.push((l.ordinal, take_record(&f3, slots)?));
+    }
+
+    let mut out = Vec::with_capacity(request.query_embeddings.len());
+    for q in &request.query_embeddings {
+        loop {
+            let mut ranked = rank_tail(&view, q, distance, &matcher, base_count);
+            let qn = norm(q);
+            for (&c, rows) in &clusters {
+                for i in 0..rows.len() {
+                    let ordinal = rows.ordinals[i];
+                    if candidates.admits(ordinal) && !view.changed.contains_key(&ordinal) {
+                        ranked.push(Ranked {
+                            distance: distance.compute(q, qn, rows.vector(i, dimension)),
+                            position: u64::from(ordinal),
+                            source: Source::Cluster(c, i),
+                        });
+                    }
+                }
+            }
+            for (j, (ordinal, r)) in fetched.iter().enumerate() {
+                if !view.changed.contains_key(ordinal) {
+                    ranked.push(Ranked {
+                        distance: distance.compute(q, qn, &r.embedding),
+                        position: u64::from(*ordinal),
+                        source: Source::Fetched(j),
+                    });
+                }
+            }
+            let results = finish(ranked, request, |r| {
+                Ok(match r.source {
+                    Source::Cluster(c, i) => {
+                        let rows = &clusters[&c];
+                        let rec = rows
+                            .payload(i)?
+                            .into_record(rows.vector(i, dimension).to_vec());
+                        matcher.matches(&rec).then_some(rec)
+                    }
+                    Source::Fetched(j) => {
+                        let rec = &fetched[j].1;
+                        matcher.matches(rec).then(|| rec.clone())
+                    }
+                    Source::Changed(o) => view.changed.get(&o).cloned().flatten(),
+                    Source::Appended(j) => Some(view.appended[j].clone()),
+                })
+            })?;
+            // Verification can reject candidates: widen the search while results are short
+            // and something is left to read (one more round trip each time).
+            let short = results.len() < request.n_results;
+            if short && !narrowed && clusters.len() < v.cluster_count() {
+                let next = v.nearest_clusters(q, clusters.len() + 2 * nprobe)?;
+                let mut b = Batch::default();
+                let slots = add_clusters(
+                    &mut b,
+                    v,
+                    next.into_iter().filter(|c| !clusters.contains_key(c)),
+                );
+                let f = b.run(cache).await?;
+                for (c, slot) in slots {
+                    clusters.insert(
+                        c,
+                        decode_cluster(f[slot].clone(), dimension).map_err(ReadError::from)?,
+                    );
+                }
+                continue;
+            }
+            if short && !remaining.is_empty() {
+                let rest = std::mem::take(&mut remaining);
+                let mut b = Batch::default();
+                let slots: Vec<_> = rest
+                    .iter()
+                    .map(|l| add_record(&mut b, v, l, true))
+                    .collect();
+                let f = b.run(cache).await?;
+                for (l, s) in rest.iter().zip(&slots) {
+                    fetched.push((l.ordinal, take_record(&f, s)?));
+                }
+                continue;
+            }
+            out.push(results);
+            break;
+        }
+    }
+    Ok(out)
+}
+
+fn check_dimension(expected: Option<usize>, request: &KnnRequest) -> SiltResult<()> {
+    let Some(expected) = expected.filter(|&d| d > 0) else {
+        return Ok(());
+    };
+    for q in &request.query_embeddings {
+        if q.len() != expected {
+            return Err(SiltError::invalid(format!(
+                "Collection expecting embedding with dimension of {expected}, got {}",
+                q.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn add_clusters(
+    batch: &mut Batch,
+    v: &OpenedVersion,
+    wanted: impl Iterator<Item = usize>,
+) -> Vec<(usize, usize)> {
+    wanted
+        .filter_map(|c| {
+            let r = v.head.clusters.get(c)?;
+            Some((
+                c,
+                batch.add(RangeRequest::range(
+                    v.file(CLUSTERS_FILE),
+                    r.offset..r.offset + r.len,
+                )),
+            ))
+        })
+        .collect()
+}
+
+/// The candidates to read now, and the rest (read only if verification leaves results short).
+fn choose(
+    v: &OpenedVersion,
+    m: &std::collections::BTreeMap<u32, Loc>,
+    request: &KnnRequest,
+) -> Result<(Vec<Loc>, Vec<Loc>), ReadError> {
+    if m.len() <= EXACT_CANDIDATES || v.cluster_count() <= 1 {
+        return Ok((m.values().copied().collect(), Vec::new()));
+    }
+    let mut by_cluster: HashMap<usize, Vec<Loc>> = HashMap::new();
+    for l in m.values() {
+        if let Some(c) = v.head.cluster_of(l.vector_offset) {
+            by_cluster.entry(c).or_default().push(*l);
+        }
+    }
+    let nprobe = (v.head.manifest.index.nprobe as usize).max(1);
+    let enough = (request.n_results * CANDIDATES_PER_RESULT).max(MIN_FILTERED_CANDIDATES);
+    let mut taken: HashSet<usize> = HashSet::new();
+    for q in &request.query_embeddings {
+        let mut seen = 0;
+        for (walked, c) in v
+            .nearest_clusters(q, v.cluster_count())?
+            .into_iter()
+            .enumerate()
+        {
+            if walked >= nprobe && seen >= enough {
+                break;
+            }
+            if let Some(locs) = by_cluster.get(&c) {
+                seen += locs.len();
+                taken.insert(c);
+            }
+        }
+    }
+    let (mut now, mut later) = (Vec::new(), Vec::new());
+    for (c, locs) in by_cluster {
+        if taken.contains(&c) {
+            now.extend(locs);
+        } else {
+            later.extend(locs);
+        }
+    }
+    Ok((now, later))
+}
+
+/// Tail records (replacements of base records and new ones) that match, scored exactly.
+fn rank_tail(
+    view: &TailView,
+    q: &[f32],
+    distance: Distance,
+    matcher: &Matcher<'_>,
+    base_count: u64,
+) -> Vec<Ranked> {
+    let qn = norm(q);
+    let mut out = Vec::new();
+    for (&o, change) in &view.changed {
+        if let Some(r) = change {
+            if matcher.matches(r) && r.embedding.len() == q.len() {
+                out.push(Ranked {
+                    distance: distance.compute(q, qn, &r.embedding),
+                    position: u64::from(o),
+                    source: Source::Changed(o),
+                });
+            }
+        }
+    }
+    for (j, r) in view.appended.iter().enumerate() {
+        if matcher.matches(r) && r.embedding.len() == q.len() {
+            out.push(Ranked {
+                distance: distance.compute(q, qn, &r.embedding),
+                position: base_count + j as u64,
+                source: Source::Appended(j),
+            });
+        }
+    }
+    out
+}
+
+/// Best first, ties in collection order; `resolve` gives the record of a candidate, or `None`
+/// when verification rejects it.
+fn finish(
+    mut ranked: Vec<Ranked>,
+    request: &KnnRequest,
+    mut resolve: impl FnMut(&Ranked) -> Result<Option<Record>, ReadError>,
+) -> Result<Vec<Scored>, ReadError> {
+    ranked.sort_by(|a, b| {
+        a.distance
+            .partial_cmp(&b.distance)
+            .unwrap_or(Ordering::Equal)
+            .then(a.position.cmp(&b.position))
+    });
+    let mut out = Vec::with_capacity(request.n_results);
+    for r in &ranked {
+        if out.len() >= request.n_results {
+            break;
+        }
+        if let Some(rec) = resolve(r)? {
+            out.push(Scored {
+                record: project(&rec, request.include),
+                distance: r.distance,
+            });
+        }
+    }
+    Ok(out)
+}
