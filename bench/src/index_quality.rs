@@ -35,6 +35,7 @@ pub struct IndexBenchOptions {
     /// Queries measured cold (each on a fresh query node) and then warm.
     pub cold_samples: usize,
     pub get_latency: Duration,
+    pub nprobe: Option<usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -243,7 +244,10 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
         stack.raw.clone(),
         stack.sysdb.clone(),
         stack.log.clone(),
-        QueryConfig::default(),
+        QueryConfig {
+            nprobe: o.nprobe,
+            ..QueryConfig::default()
+        },
     )
     .await?;
     let row_of: HashMap<&str, usize> = ds
@@ -321,6 +325,7 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
                         disk_dir: None,
                         ..CacheConfig::default()
                     },
+                    nprobe: o.nprobe,
                     ..QueryConfig::default()
                 },
             )
@@ -369,7 +374,7 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
         dimension: ds.base.cols,
         distance: ds.distance.as_str().to_string(),
         clusters: manifest.index.clusters,
-        nprobe: manifest.index.nprobe,
+        nprobe: o.nprobe.map_or(manifest.index.nprobe, |n| n as u32),
         full_build_records: first,
         full_build_s: full_s,
         full_build_records_per_s: first as f64 / full_s,

@@ -19,6 +19,8 @@ pub struct QueryConfig {
     pub cache: CacheConfig,
     /// Memory for opened versions (decoded heads and centroid indexes).
     pub opened_bytes: usize,
+    /// Clusters probed per query instead of each version's default (benchmark sweeps).
+    pub nprobe: Option<usize>,
 }
 
 impl Default for QueryConfig {
@@ -26,11 +28,13 @@ impl Default for QueryConfig {
         QueryConfig {
             cache: CacheConfig::default(),
             opened_bytes: 64 << 20,
+            nprobe: None,
         }
     }
 }
 
 pub struct QueryNode {
+    nprobe: Option<usize>,
     sysdb: SysDb,
     log: Arc<dyn LogService>,
     cache: RangeCache,
@@ -52,6 +56,7 @@ impl QueryNode {
         config: QueryConfig,
     ) -> Result<Self, CacheError> {
         Ok(QueryNode {
+            nprobe: config.nprobe,
             sysdb,
             log,
             cache: RangeCache::open(store, &config.cache).await?,
@@ -118,7 +123,15 @@ impl QueryService for QueryNode {
     async fn knn(&self, request: KnnRequest) -> SiltResult<Vec<Vec<Scored>>> {
         let s = self.snapshot(request.collection).await?;
         let distance = s.collection.distance();
-        execute_knn(&self.cache, s.version.as_ref(), &s.tail, &request, distance).await
+        execute_knn(
+            &self.cache,
+            s.version.as_ref(),
+            &s.tail,
+            &request,
+            distance,
+            self.nprobe,
+        )
+        .await
     }
 
     async fn count(&self, collection: CollectionId) -> SiltResult<u64> {

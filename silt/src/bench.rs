@@ -36,6 +36,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
                 queries: a.queries,
                 cold_samples: a.cold_samples,
                 get_latency: Duration::from_millis(a.get_latency_ms),
+                nprobe: a.nprobe,
             })
             .await?;
             println!("{}", index_quality::to_markdown(&report));

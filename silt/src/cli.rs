@@ -120,6 +120,9 @@ pub struct IndexBenchArgs {
     /// Latency added to every GET for the cold/warm measurement, in ms.
     #[arg(long, default_value_t = 60)]
     pub get_latency_ms: u64,
+    /// Clusters probed per query (default: each version's own setting).
+    #[arg(long)]
+    pub nprobe: Option<usize>,
     /// Also write the report as JSON here.
     #[arg(long)]
     pub json: Option<std::path::PathBuf>,
@@ -275,6 +278,7 @@ impl Tuning {
             },
             // Opened versions take a small share of the memory budget.
             opened_bytes: (self.cache_mb << 20) / 8,
+            nprobe: None,
         }
     }
 }

@@ -49,6 +49,7 @@ pub(crate) async fn execute_knn(
     tail: &[LogEntry],
     request: &KnnRequest,
     distance: Distance,
+    nprobe: Option<usize>,
 ) -> SiltResult<Vec<Vec<Scored>>> {
     let matcher = Matcher::new(&request.filters);
     let Some(v) = version.filter(|v| v.head.record_count() > 0) else {
@@ -70,7 +71,9 @@ pub(crate) async fn execute_knn(
 
     let text = text_candidates(cache, v, &request.filters).await?;
     let narrowed = selective(&request.filters, &text);
-    let nprobe = (v.head.manifest.index.nprobe as usize).max(1);
+    let nprobe = nprobe
+        .unwrap_or(v.head.manifest.index.nprobe as usize)
+        .max(1);
 
     // Step 2: index blocks, and the nearest clusters when the filter cannot narrow.
     let tids = tail_ids(tail);
@@ -113,7 +116,7 @@ pub(crate) async fn execute_knn(
     let mut chosen: Vec<Loc> = Vec::new();
     let mut remaining: Vec<Loc> = Vec::new();
     if let Candidates::Only(m) = &candidates {
-        (chosen, remaining) = choose(v, m, request)?;
+        (chosen, remaining) = choose(v, m, request, nprobe)?;
     }
     let chosen_slots: Vec<_> = chosen
         .iter()
@@ -252,6 +255,7 @@ fn choose(
     v: &OpenedVersion,
     m: &std::collections::BTreeMap<u32, Loc>,
     request: &KnnRequest,
+    nprobe: usize,
 ) -> Result<(Vec<Loc>, Vec<Loc>), ReadError> {
     if m.len() <= EXACT_CANDIDATES || v.cluster_count() <= 1 {
         return Ok((m.values().copied().collect(), Vec::new()));
@@ -262,7 +266,6 @@ fn choose(
             by_cluster.entry(c).or_default().push(*l);
         }
     }
-    let nprobe = (v.head.manifest.index.nprobe as usize).max(1);
     let enough = (request.n_results * CANDIDATES_PER_RESULT).max(MIN_FILTERED_CANDIDATES);
     let mut taken: HashSet<usize> = HashSet::new();
     for q in &request.query_embeddings {
