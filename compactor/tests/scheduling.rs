@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use object_store::memory::InMemory;
-use object_store::ObjectStoreExt;
 use silt_common::keys::versions_dir;
 use silt_common::record::{Operation, OperationRecord};
 use silt_common::routing::{Member, StaticNodes};
