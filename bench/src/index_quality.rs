@@ -21,7 +21,7 @@ use silt_common::CollectionId;
 use silt_compactor::{Compactor, CompactorConfig, Outcome};
 use silt_log_service::{LogConfig, LogService, ObjectLog};
 use silt_query_service::{
-    CacheConfig, Filters, Include, KnnRequest, QueryConfig, QueryNode, QueryService,
+    CacheConfig, Consistency, Filters, Include, KnnRequest, QueryConfig, QueryNode, QueryService,
 };
 use silt_sysdb::{NewCollection, SysDb};
 
@@ -191,6 +191,7 @@ fn knn(c: CollectionId, q: &[f32], k: usize, filters: Filters) -> KnnRequest {
             metadatas: true,
             ..Include::default()
         },
+        consistency: Consistency::Strong,
     }
 }
 

@@ -15,7 +15,7 @@ pub use client::QueryClient;
 pub use node::{QueryConfig, QueryNode};
 pub use range_cache::{CacheConfig, CacheError, CacheStats, RangeCache};
 pub use read::{OpenedVersion, OpenedVersions};
-pub use request::{Filters, GetRequest, Include, KnnRequest, Scored};
+pub use request::{Consistency, Filters, GetRequest, Include, KnnRequest, Scored};
 pub use server::router;
 
 use async_trait::async_trait;

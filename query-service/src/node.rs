@@ -11,7 +11,7 @@ use silt_sysdb::{Collection, SysDb};
 
 use crate::range_cache::{CacheConfig, CacheError, RangeCache};
 use crate::read::{execute_get, execute_knn, OpenedVersion, OpenedVersions};
-use crate::{GetRequest, KnnRequest, QueryService, Scored};
+use crate::{Consistency, GetRequest, KnnRequest, QueryService, Scored};
 
 #[derive(Debug, Clone)]
 pub struct QueryConfig {
@@ -80,7 +80,7 @@ impl QueryNode {
         text: &str,
         limit: usize,
     ) -> SiltResult<Vec<(Record, f32)>> {
-        let s = self.snapshot(collection).await?;
+        let s = self.snapshot(collection, Consistency::Strong).await?;
         crate::read::bm25(&self.cache, s.version.as_ref(), &s.tail, text, limit).await
     }
 
@@ -89,7 +89,7 @@ impl QueryNode {
         self.cache.close().await
     }
 
-    async fn snapshot(&self, id: CollectionId) -> SiltResult<Snapshot> {
+    async fn snapshot(&self, id: CollectionId, consistency: Consistency) -> SiltResult<Snapshot> {
         // Version and compacted offset come from one catalog row, so the tail read after it
         // starts exactly where the version ends: no write is missed or applied twice.
         let collection = self.sysdb.get_collection(id).await?;
@@ -99,9 +99,16 @@ impl QueryNode {
                 None => Ok(None),
             }
         };
-        let tail = self
-            .log
-            .read_tail(id, collection.compacted_offset, collection.log_position);
+        let tail = async {
+            match consistency {
+                Consistency::Strong => {
+                    self.log
+                        .read_tail(id, collection.compacted_offset, collection.log_position)
+                        .await
+                }
+                Consistency::Eventual => Ok(Vec::new()),
+            }
+        };
         let (version, tail) = tokio::join!(version, tail);
         let version: Option<Arc<OpenedVersion>> =
             version.map_err(|e: crate::read::ReadError| silt_common::SiltError::from(e))?;
@@ -116,12 +123,16 @@ impl QueryNode {
 #[async_trait]
 impl QueryService for QueryNode {
     async fn get(&self, request: GetRequest) -> SiltResult<Vec<Record>> {
-        let s = self.snapshot(request.collection).await?;
+        let s = self
+            .snapshot(request.collection, request.consistency)
+            .await?;
         execute_get(&self.cache, s.version.as_ref(), &s.tail, &request).await
     }
 
     async fn knn(&self, request: KnnRequest) -> SiltResult<Vec<Vec<Scored>>> {
-        let s = self.snapshot(request.collection).await?;
+        let s = self
+            .snapshot(request.collection, request.consistency)
+            .await?;
         let distance = s.collection.distance();
         execute_knn(
             &self.cache,
@@ -135,7 +146,7 @@ impl QueryService for QueryNode {
     }
 
     async fn count(&self, collection: CollectionId) -> SiltResult<u64> {
-        let s = self.snapshot(collection).await?;
+        let s = self.snapshot(collection, Consistency::Strong).await?;
         crate::read::count(&self.cache, s.version.as_ref(), &s.tail).await
     }
 }

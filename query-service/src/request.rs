@@ -11,6 +11,17 @@ pub struct Include {
     pub uris: bool,
 }
 
+/// What a read must see. Strong (the default) merges the unindexed log tail, so every write
+/// acknowledged before the read started is visible. Eventual reads only the current index
+/// version: cheaper (no call to the log service), and stale by up to one compaction interval.
+/// Clients ask for it with the `X-Silt-Consistency: eventual` header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Consistency {
+    #[default]
+    Strong,
+    Eventual,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     pub ids: Option<Vec<String>>,
@@ -25,6 +36,7 @@ pub struct GetRequest {
     pub limit: Option<usize>,
     pub offset: usize,
     pub include: Include,
+    pub consistency: Consistency,
 }
 
 #[derive(Debug, Clone)]
@@ -34,6 +46,7 @@ pub struct KnnRequest {
     pub query_embeddings: Vec<Vec<f32>>,
     pub n_results: usize,
     pub include: Include,
+    pub consistency: Consistency,
 }
 
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use silt_common::filter::{Where, WhereDocument};
 use silt_common::rpc::Wire;
 use silt_common::CollectionId;
 
-use crate::{Filters, GetRequest, Include, KnnRequest, Scored};
+use crate::{Consistency, Filters, GetRequest, Include, KnnRequest, Scored};
 
 pub(crate) const GET: &str = "/internal/query/v1/get";
 pub(crate) const KNN: &str = "/internal/query/v1/knn";
@@ -83,6 +83,7 @@ impl Wire for GetRequest {
         self.limit.map(|l| l as u64).encode(w);
         w.u64(self.offset as u64);
         self.include.encode(w);
+        self.consistency.encode(w);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(GetRequest {
@@ -91,7 +92,24 @@ impl Wire for GetRequest {
             limit: Option::<u64>::decode(r)?.map(|l| l as usize),
             offset: r.u64()? as usize,
             include: Include::decode(r)?,
+            consistency: Consistency::decode(r)?,
         })
+    }
+}
+
+impl Wire for Consistency {
+    fn encode(&self, w: &mut Writer) {
+        w.u8(match self {
+            Consistency::Strong => 0,
+            Consistency::Eventual => 1,
+        });
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        match r.u8()? {
+            0 => Ok(Consistency::Strong),
+            1 => Ok(Consistency::Eventual),
+            other => Err(DecodeError::Invalid(format!("consistency {other}"))),
+        }
     }
 }
 
@@ -105,6 +123,7 @@ impl Wire for KnnRequest {
         }
         w.u64(self.n_results as u64);
         self.include.encode(w);
+        self.consistency.encode(w);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         let collection = CollectionRef::decode(r)?.0;
@@ -120,6 +139,7 @@ impl Wire for KnnRequest {
             query_embeddings,
             n_results: r.u64()? as usize,
             include: Include::decode(r)?,
+            consistency: Consistency::decode(r)?,
         })
     }
 }
@@ -160,6 +180,7 @@ mod tests {
                 metadatas: true,
                 uris: false,
             },
+            consistency: Consistency::Eventual,
         };
         let back: KnnRequest = from_bytes(&to_bytes(&request)).unwrap();
         assert_eq!(back.collection, request.collection);

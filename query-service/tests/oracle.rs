@@ -19,7 +19,7 @@ use silt_common::CollectionId;
 use silt_compactor::{Compactor, CompactorConfig, Outcome};
 use silt_log_service::{LogConfig, LogService, ObjectLog};
 use silt_query_service::{
-    Filters, GetRequest, Include, KnnRequest, QueryConfig, QueryNode, QueryService,
+    Consistency, Filters, GetRequest, Include, KnnRequest, QueryConfig, QueryNode, QueryService,
 };
 use silt_sysdb::{NewCollection, SysDb};
 
@@ -292,6 +292,7 @@ async fn check_queries(
                 limit,
                 offset,
                 include: ALL,
+                consistency: Consistency::Strong,
             })
             .await
             .unwrap();
@@ -317,6 +318,7 @@ async fn check_queries(
                 query_embeddings: vec![query.clone()],
                 n_results: k,
                 include: ALL,
+                consistency: Consistency::Strong,
             })
             .await
             .unwrap()

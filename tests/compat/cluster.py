@@ -69,7 +69,9 @@ class SiltCluster:
         self.common = ["--catalog", self.catalog, "--store", self.store, "--s3-endpoint", endpoint,
                        "--s3-region", "us-east-1", "--heartbeat-ms", str(HEARTBEAT_MS),
                        "--membership-timeout-ms", str(MEMBERSHIP_TIMEOUT_MS),
-                       "--rpc-timeout-ms", "5000", "--compaction-interval-ms", "100"] + extra
+                       "--rpc-timeout-ms", "5000"] + extra
+        if "--compaction-interval-ms" not in extra:
+            self.common += ["--compaction-interval-ms", "100"]
         role_extra = role_extra or {}
         self.nodes = []
         for role, n in (shape or DEFAULT_SHAPE).items():

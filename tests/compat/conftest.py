@@ -42,8 +42,9 @@ class EmbeddedServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self):
+        interval = [] if "--compaction-interval-ms" in self.extra else ["--compaction-interval-ms", "100"]
         args = [silt_binary(), "run", "--path", os.path.join(self.path, "data"),
-                "--port", str(self.port), "--compaction-interval-ms", "100"] + self.extra
+                "--port", str(self.port)] + interval + self.extra
         if self.allow_reset:
             args.append("--allow-reset")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log)

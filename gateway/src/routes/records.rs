@@ -1,13 +1,13 @@
 //! Record operations: writes go to the log service, reads to the query service.
 
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{json, Value};
 use silt_common::record::{Operation, OperationRecord};
 use silt_common::ErrorKind;
-use silt_query_service::{Filters, GetRequest, Include, KnnRequest};
+use silt_query_service::{Consistency, Filters, GetRequest, Include, KnnRequest};
 use silt_sysdb::Collection;
 
 use super::collections::resolve;
@@ -190,6 +190,7 @@ async fn delete(
             limit: body.limit,
             offset: 0,
             include: Include::default(),
+            consistency: Consistency::Strong,
         })
         .await?;
     if !matched.is_empty() {
@@ -220,8 +221,10 @@ async fn get_records(
     State(s): State<GatewayState>,
     Extension(caller): Extension<Caller>,
     Path((tenant, database, id)): CollectionPath,
+    headers: HeaderMap,
     Body(body): Body<GetBody>,
 ) -> ApiResult<Json<Value>> {
+    let consistency = consistency(&headers)?;
     let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) = wire::include(&body.include, &["metadatas", "documents"])?;
     if let Some(limit) = body.limit.filter(|l| *l > caller.limits.max_n_results) {
@@ -238,6 +241,7 @@ async fn get_records(
             limit: body.limit,
             offset: body.offset.unwrap_or(0),
             include: projection.fields,
+            consistency,
         })
         .await?;
     Ok(Json(wire::get_result(&records, projection, include)))
@@ -262,8 +266,10 @@ async fn query(
     State(s): State<GatewayState>,
     Extension(caller): Extension<Caller>,
     Path((tenant, database, id)): CollectionPath,
+    headers: HeaderMap,
     Body(body): Body<QueryBody>,
 ) -> ApiResult<Json<Value>> {
+    let consistency = consistency(&headers)?;
     let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) =
         wire::include(&body.include, &["metadatas", "documents", "distances"])?;
@@ -300,9 +306,22 @@ async fn query(
             query_embeddings: embeddings,
             n_results: body.n_results,
             include: projection.fields,
+            consistency,
         })
         .await?;
     Ok(Json(wire::query_result(&results, projection, include)))
+}
+
+/// The read mode a client asked for with `X-Silt-Consistency` (absent: strong).
+fn consistency(headers: &HeaderMap) -> ApiResult<Consistency> {
+    match headers.get("x-silt-consistency").map(|v| v.to_str()) {
+        None => Ok(Consistency::Strong),
+        Some(Ok(v)) if v.eq_ignore_ascii_case("strong") => Ok(Consistency::Strong),
+        Some(Ok(v)) if v.eq_ignore_ascii_case("eventual") => Ok(Consistency::Eventual),
+        Some(_) => Err(ApiError::invalid(
+            "X-Silt-Consistency must be \"strong\" or \"eventual\"",
+        )),
+    }
 }
 
 async fn count(
