@@ -4,4 +4,5 @@
 pub mod dataset;
 pub mod index_quality;
 pub mod log_counts;
+pub mod many_collections;
 pub mod npy;

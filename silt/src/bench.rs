@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use silt_bench::index_quality::{self, IndexBenchOptions};
 use silt_bench::log_counts::{self, LogBenchOptions};
+use silt_bench::many_collections::{self, CollectionsBenchOptions};
 use silt_common::storage::S3Settings;
 
 use crate::cli::{BenchArgs, BenchCommand};
@@ -24,6 +25,20 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             };
             let report = log_counts::run(&options).await?;
             println!("{}", log_counts::to_markdown(&report));
+            if let Some(path) = a.json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+            }
+            Ok(())
+        }
+        BenchCommand::Collections(a) => {
+            let report = many_collections::run(&CollectionsBenchOptions {
+                collections: a.collections,
+                records: a.records,
+                dimension: a.dimension,
+                cache_memory_bytes: a.cache_mb << 20,
+            })
+            .await?;
+            println!("{}", many_collections::to_markdown(&report));
             if let Some(path) = a.json {
                 std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
             }

@@ -101,6 +101,23 @@ pub enum BenchCommand {
     /// Builds an index version from a dataset; compaction throughput, size, recall, and the
     /// object-store cost of cold and warm queries.
     Index(IndexBenchArgs),
+    /// Many small collections queried once each: process RSS before and after.
+    Collections(CollectionsBenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CollectionsBenchArgs {
+    #[arg(long, default_value_t = 10_000)]
+    pub collections: usize,
+    #[arg(long, default_value_t = 20)]
+    pub records: usize,
+    #[arg(long, default_value_t = 384)]
+    pub dimension: usize,
+    /// Memory part of the query cache, in MiB.
+    #[arg(long, default_value_t = 64)]
+    pub cache_mb: usize,
+    #[arg(long)]
+    pub json: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
