@@ -83,6 +83,8 @@ pub struct IndexReport {
     pub dimension: usize,
     pub distance: String,
     pub clusters: u32,
+    /// Records per cluster: min, median, p99, max.
+    pub cluster_sizes: [u32; 4],
     pub nprobe: u32,
     pub full_build_records: usize,
     pub full_build_s: f64,
@@ -233,6 +235,15 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
         .bytes()
         .await?;
     let manifest = Manifest::decode(&manifest_bytes)?;
+    let head = silt_common::index::read_head(stack.raw.as_ref(), &manifest_key).await?;
+    let mut sizes: Vec<u32> = head.clusters.iter().map(|c| c.count).collect();
+    sizes.sort_unstable();
+    let cluster_sizes = [
+        sizes.first().copied().unwrap_or(0),
+        sizes.get(sizes.len() / 2).copied().unwrap_or(0),
+        sizes.get(sizes.len() * 99 / 100).copied().unwrap_or(0),
+        sizes.last().copied().unwrap_or(0),
+    ];
     let version_bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
     let incremental_clustering = if manifest.index.trained_on as usize == n {
         "re-trained"
@@ -375,6 +386,7 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
         dimension: ds.base.cols,
         distance: ds.distance.as_str().to_string(),
         clusters: manifest.index.clusters,
+        cluster_sizes,
         nprobe: o.nprobe.map_or(manifest.index.nprobe, |n| n as u32),
         full_build_records: first,
         full_build_s: full_s,
@@ -398,6 +410,7 @@ pub fn to_markdown(r: &IndexReport) -> String {
         "### Index: {} ({} × {}, {})\n\n\
          | measure | value |\n|---|---|\n\
          | clusters / nprobe | {} / {} |\n\
+         | records per cluster: min / median / p99 / max | {:?} |\n\
          | full build ({} records) | {:.1} s, {:.0} records/s |\n\
          | 1% incremental ({} records, centroids {}) | {:.1} s = {:.2} × full build |\n\
          | version size / raw data | {:.1} MB / {:.1} MB = {:.2} |\n\n\
@@ -408,6 +421,7 @@ pub fn to_markdown(r: &IndexReport) -> String {
         r.distance,
         r.clusters,
         r.nprobe,
+        r.cluster_sizes,
         r.full_build_records,
         r.full_build_s,
         r.full_build_records_per_s,

@@ -191,6 +191,40 @@ pub fn train(
     Centroids::new(centroids, dimension, distance)
 }
 
+/// Exact nearest centroid (squared L2) of every vector, on all cores.
+fn exact_nearest(centroids: &[f32], dimension: usize, vectors: &[&[f32]]) -> Vec<u32> {
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(8);
+    let chunk = vectors.len().div_ceil(threads).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = vectors
+            .chunks(chunk)
+            .map(|part| {
+                s.spawn(move || {
+                    part.iter()
+                        .map(|v| {
+                            let mut best = (f32::INFINITY, 0u32);
+                            for (c, centre) in centroids.chunks_exact(dimension).enumerate() {
+                                let d: f32 =
+                                    v.iter().zip(centre).map(|(a, b)| (a - b) * (a - b)).sum();
+                                if d < best.0 {
+                                    best = (d, c as u32);
+                                }
+                            }
+                            best.1
+                        })
+                        .collect::<Vec<u32>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// The nearest centroid of every vector, on all cores.
 pub fn assign_all(centroids: &Centroids, vectors: &[&[f32]]) -> Result<Vec<u32>, CompactError> {
     if centroids.len() <= 1 {
@@ -245,4 +279,89 @@ pub fn spread(
         })
         .sum();
     (total / vectors.len() as f64) as f32
+}
+
+/// Records a cluster may hold before it is split: a probe reads whole clusters, so one huge
+/// cluster near many queries costs as much as probing dozens of normal ones.
+pub const MAX_CLUSTER_SIZE: usize = 2 * TARGET_CLUSTER_SIZE;
+
+/// Splits every cluster larger than `MAX_CLUSTER_SIZE` with a small k-means over its own
+/// members. k-means on real data leaves a few clusters many times the target size, and queries
+/// land near them most often (they are where the data is).
+pub fn split_oversized(
+    centroids: Centroids,
+    assignment: &mut [u32],
+    vectors: &[&[f32]],
+    distance: Distance,
+) -> Result<Centroids, CompactError> {
+    let d = centroids.dimension;
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); centroids.len()];
+    for (i, &c) in assignment.iter().enumerate() {
+        members[c as usize].push(i);
+    }
+    if members.iter().all(|m| m.len() <= MAX_CLUSTER_SIZE) {
+        return Ok(centroids);
+    }
+    let mut all = centroids.vectors;
+    let mut rng = StdRng::seed_from_u64(SEED ^ 0x5b11);
+    for (c, ids) in members.iter().enumerate() {
+        if ids.len() <= MAX_CLUSTER_SIZE {
+            continue;
+        }
+        let parts = ids.len().div_ceil(TARGET_CLUSTER_SIZE);
+        let points: Vec<Vec<f32>> = ids
+            .iter()
+            .map(|&i| training_view(vectors[i], distance))
+            .collect();
+        let refs: Vec<&[f32]> = points.iter().map(Vec::as_slice).collect();
+        let mut sub: Vec<f32> = sample(&mut rng, refs.len(), parts)
+            .into_iter()
+            .flat_map(|i| refs[i].iter().copied())
+            .collect();
+        let mut local = vec![0u32; refs.len()];
+        for _ in 0..TRAINING_ITERATIONS {
+            local = exact_nearest(&sub, d, &refs);
+            let mut sums = vec![0f64; parts * d];
+            let mut counts = vec![0usize; parts];
+            for (p, &k) in refs.iter().zip(&local) {
+                counts[k as usize] += 1;
+                for (s, x) in sums[k as usize * d..(k as usize + 1) * d]
+                    .iter_mut()
+                    .zip(p.iter())
+                {
+                    *s += f64::from(*x);
+                }
+            }
+            for k in 0..parts {
+                if counts[k] > 0 {
+                    for (o, s) in sub[k * d..(k + 1) * d]
+                        .iter_mut()
+                        .zip(&sums[k * d..(k + 1) * d])
+                    {
+                        *o = (*s / counts[k] as f64) as f32;
+                    }
+                }
+            }
+        }
+        // The first part keeps number `c`; the others become new clusters.
+        all[c * d..(c + 1) * d].copy_from_slice(&sub[..d]);
+        let first_new = all.len() / d;
+        all.extend_from_slice(&sub[d..]);
+        for (&i, &k) in ids.iter().zip(&local) {
+            assignment[i] = if k == 0 {
+                c as u32
+            } else {
+                (first_new + k as usize - 1) as u32
+            };
+        }
+    }
+    if distance == Distance::Cosine {
+        for c in all.chunks_exact_mut(d) {
+            let n = norm(c);
+            if n > 0.0 {
+                c.iter_mut().for_each(|x| *x /= n);
+            }
+        }
+    }
+    Centroids::new(all, d, distance)
 }
