@@ -443,7 +443,7 @@ async fn small_collections_match_the_oracle_exactly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn clustered_collections_return_only_true_matches_in_order() {
-    let clusters = run_seed(7, 4000, Distance::Cosine).await;
+    let clusters = run_seed(7, 12_000, Distance::Cosine).await;
     assert!(
         clusters > 1,
         "the collection never reached a clustered version"
