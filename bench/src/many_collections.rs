@@ -66,6 +66,7 @@ pub async fn run(o: &CollectionsBenchOptions) -> anyhow::Result<CollectionsRepor
         log.clone(),
         CompactorConfig {
             parallelism: 8,
+            min_tail_records: 1,
             ..CompactorConfig::default()
         },
     );

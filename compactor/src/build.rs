@@ -1,5 +1,6 @@
 //! Building and registering one new version of one collection.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +26,10 @@ pub struct CompactorConfig {
     pub gc_grace: Duration,
     /// Collections compacted at once.
     pub parallelism: usize,
+    /// A tail this long is compacted at the next round…
+    pub min_tail_records: u64,
+    /// …and a shorter one once it has waited this long.
+    pub max_tail_age: Duration,
 }
 
 impl Default for CompactorConfig {
@@ -33,6 +38,8 @@ impl Default for CompactorConfig {
             interval: Duration::from_millis(500),
             gc_grace: Duration::from_secs(600),
             parallelism: 4,
+            min_tail_records: 1000,
+            max_tail_age: Duration::from_secs(2),
         }
     }
 }
@@ -62,6 +69,8 @@ pub struct Compactor {
     pub(crate) log: Arc<dyn LogService>,
     pub(crate) config: CompactorConfig,
     lost_races: AtomicU64,
+    /// When each lagging collection was first seen waiting (scheduler.rs).
+    pub(crate) waiting_since: std::sync::Mutex<HashMap<CollectionId, std::time::Instant>>,
 }
 
 impl Compactor {
@@ -78,6 +87,7 @@ impl Compactor {
             log,
             config,
             lost_races: AtomicU64::new(0),
+            waiting_since: Default::default(),
         }
     }
 

@@ -1,7 +1,11 @@
 //! The compaction loop: find collections whose log runs past their version and compact them,
 //! a few at a time; collect garbage between rounds.
 
+use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Instant;
+
+use silt_common::CollectionId;
 
 use futures::StreamExt;
 use tokio::task::JoinHandle;
@@ -9,9 +13,29 @@ use tokio::task::JoinHandle;
 use crate::{CompactError, Compactor, Outcome};
 
 impl Compactor {
+    /// Of the lagging collections (largest tail first), those to compact now: a tail of at
+    /// least `min_tail_records`, or one this compactor has seen waiting for `max_tail_age`.
+    /// Small trickles of writes thus make one version per `max_tail_age`, not one per round.
+    fn due(&self, lagging: Vec<(CollectionId, u64)>) -> Vec<CollectionId> {
+        let now = Instant::now();
+        let mut seen = self.waiting_since.lock().unwrap_or_else(|p| p.into_inner());
+        let lagging_ids: HashSet<CollectionId> = lagging.iter().map(|(id, _)| *id).collect();
+        seen.retain(|id, _| lagging_ids.contains(id));
+        lagging
+            .into_iter()
+            .filter(|(id, lag)| {
+                let since = *seen.entry(*id).or_insert(now);
+                *lag >= self.config.min_tail_records
+                    || now.duration_since(since) >= self.config.max_tail_age
+            })
+            .map(|(id, _)| id)
+            .collect()
+    }
+
     /// Compacts every collection that needs it once. Returns how many got a new version.
     pub async fn run_once(&self) -> Result<usize, CompactError> {
-        let mut ids = self.sysdb.uncompacted_collections(256).await?;
+        let lagging = self.sysdb.uncompacted_collections(256).await?;
+        let mut ids = self.due(lagging);
         if let Some(peers) = &self.peers {
             // With several compactors, each collection is compacted by the one its rendezvous
             // hash picks among live compactors; a compactor missing from the list (its

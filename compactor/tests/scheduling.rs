@@ -46,7 +46,10 @@ fn compactor(s: &Shared, peers: Option<(&[&str], &str)>) -> Compactor {
         s.store.clone(),
         s.sysdb.clone(),
         s.log.clone(),
-        CompactorConfig::default(),
+        CompactorConfig {
+            min_tail_records: 1,
+            ..CompactorConfig::default()
+        },
     );
     match peers {
         Some((all, me)) => c.with_peers(Peers {
@@ -120,6 +123,40 @@ async fn two_compactors_split_the_collections_and_never_both_take_one() {
     // A second round finds nothing to do.
     let (ra, rb) = tokio::join!(a.run_once(), b.run_once());
     assert_eq!(ra.unwrap() + rb.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_large_tail_is_compacted_at_once_and_a_small_one_after_waiting() {
+    let s = shared().await;
+    let small = collection_with_records(&s, "small").await; // 20 records
+    let large = collection_with_records(&s, "large").await;
+    let more = (20..200)
+        .map(|i| OperationRecord {
+            id: format!("r{i}"),
+            operation: Operation::Add,
+            embedding: Some(vec![i as f32, 1.0, 2.0]),
+            document: None,
+            metadata: None,
+            uri: None,
+        })
+        .collect();
+    s.log.append(large, more).await.unwrap();
+    let c = Compactor::new(
+        s.store.clone(),
+        s.sysdb.clone(),
+        s.log.clone(),
+        CompactorConfig {
+            min_tail_records: 100,
+            max_tail_age: std::time::Duration::from_millis(300),
+            ..CompactorConfig::default()
+        },
+    );
+    assert_eq!(c.run_once().await.unwrap(), 1);
+    assert_eq!(s.sysdb.get_collection(large).await.unwrap().version, 1);
+    assert_eq!(s.sysdb.get_collection(small).await.unwrap().version, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(350)).await;
+    assert_eq!(c.run_once().await.unwrap(), 1);
+    assert_eq!(s.sysdb.get_collection(small).await.unwrap().version, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -200,6 +200,12 @@ pub struct Tuning {
     /// Superseded versions and abandoned compaction attempts are deleted after this long, in ms.
     #[arg(long, env = "SILT_GC_GRACE_MS", default_value_t = 600_000)]
     pub gc_grace_ms: u64,
+    /// An unindexed tail of this many records is compacted at the next round…
+    #[arg(long, env = "SILT_COMPACTION_MIN_RECORDS", default_value_t = 1000)]
+    pub compaction_min_records: u64,
+    /// …and a shorter one once it has waited this long, in ms.
+    #[arg(long, env = "SILT_COMPACTION_MAX_AGE_MS", default_value_t = 2000)]
+    pub compaction_max_age_ms: u64,
     /// Memory part of the query cache, in MiB.
     #[arg(long, env = "SILT_CACHE_MB", default_value_t = 512)]
     pub cache_mb: usize,

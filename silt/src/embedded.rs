@@ -52,6 +52,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         log.clone(),
         CompactorConfig {
             interval: Duration::from_millis(args.tuning.compaction_interval_ms),
+            min_tail_records: args.tuning.compaction_min_records,
+            max_tail_age: Duration::from_millis(args.tuning.compaction_max_age_ms),
             ..CompactorConfig::default()
         },
     ));

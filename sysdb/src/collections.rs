@@ -245,17 +245,23 @@ impl SysDb {
     }
 
     /// Live collections whose log runs past their index version.
+    /// Collections with log entries past their version, largest unindexed tail first, with
+    /// that tail's length in records.
     pub async fn uncompacted_collections(
         &self,
         limit: u32,
-    ) -> Result<Vec<CollectionId>, SysDbError> {
+    ) -> Result<Vec<(CollectionId, u64)>, SysDbError> {
         let rows = sqlx::query(
-            "SELECT id FROM collections WHERE log_position > compacted_offset AND deleted_at_ms IS NULL LIMIT $1",
+            "SELECT id, log_position - compacted_offset AS lag FROM collections \
+             WHERE log_position > compacted_offset AND deleted_at_ms IS NULL \
+             ORDER BY lag DESC, id LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| collection_id(r, "id")).collect()
+        rows.iter()
+            .map(|r| Ok((collection_id(r, "id")?, to_u64(r, "lag")?)))
+            .collect()
     }
 
     /// Ids of live collections, in id order, starting after `after` (for operators' listings).

@@ -122,7 +122,7 @@ async fn contract(db: SysDb) {
         .uncompacted_collections(100)
         .await
         .unwrap()
-        .contains(&a2.id));
+        .contains(&(a2.id, 10)));
 
     // Version registration is a compare-and-swap: of ten concurrent attempts, one wins.
     let mut tasks = Vec::new();
@@ -152,7 +152,8 @@ async fn contract(db: SysDb) {
         .uncompacted_collections(100)
         .await
         .unwrap()
-        .contains(&a2.id));
+        .iter()
+        .any(|(id, _)| *id == a2.id));
 
     // A second version supersedes the first, which then becomes collectable.
     let v2 = VersionRecord {

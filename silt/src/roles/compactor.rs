@@ -22,6 +22,8 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         cluster.log_client()?,
         CompactorConfig {
             interval: Duration::from_millis(cluster.args.tuning.compaction_interval_ms),
+            min_tail_records: cluster.args.tuning.compaction_min_records,
+            max_tail_age: Duration::from_millis(cluster.args.tuning.compaction_max_age_ms),
             gc_grace: Duration::from_millis(cluster.args.tuning.gc_grace_ms),
             ..CompactorConfig::default()
         },
