@@ -78,9 +78,14 @@ impl OpenedVersion {
             return Ok((0..self.cluster_count()).collect());
         };
         let count = count.min(self.cluster_count()).max(1);
-        let found = index
-            .search(query, count)
-            .map_err(|e| ReadError::Corrupt(format!("centroid search: {e}")))?;
+        // The graph search is only as wide as its expansion; beyond half of it, scanning the
+        // centroids exactly is both right and cheap (a few thousand vectors at most).
+        let found = if count * 2 > CENTROID_EXPANSION {
+            index.exact_search(query, count)
+        } else {
+            index.search(query, count)
+        }
+        .map_err(|e| ReadError::Corrupt(format!("centroid search: {e}")))?;
         Ok(found
             .keys
             .into_iter()
