@@ -421,8 +421,37 @@ async fn run_seed(seed: u64, records: usize, distance: Distance) -> usize {
         }
         most_clusters = most_clusters.max(clusters(&h, c).await);
         check_queries(&h, c, &oracle, distance, &mut rng, pool, 12).await;
+        check_bm25(&h, c, &oracle).await;
     }
     most_clusters
+}
+
+/// BM25 over the indexed documents: only documents holding the term, best first, none the tail
+/// has changed since, and every such document when fewer than the limit.
+async fn check_bm25(h: &Harness, c: CollectionId, oracle: &Oracle) {
+    let touched: std::collections::HashSet<&str> =
+        oracle.tail.iter().map(|e| e.record.id.as_str()).collect();
+    let has = |r: &Record, w: &str| {
+        r.document
+            .as_deref()
+            .is_some_and(|d| d.split(' ').any(|t| t.eq_ignore_ascii_case(w)))
+    };
+    for word in ["cherry", "Foxtrot", "über"] {
+        let got = h.query.bm25(c, word, 1000).await.unwrap();
+        for w in got.windows(2) {
+            assert!(w[0].1 >= w[1].1, "scores descend");
+        }
+        let mut got_ids: Vec<&str> = got.iter().map(|(r, _)| r.id.as_str()).collect();
+        got_ids.sort_unstable();
+        let mut want: Vec<&str> = oracle
+            .base
+            .iter()
+            .filter(|r| has(r, word) && !touched.contains(r.id.as_str()))
+            .map(|r| r.id.as_str())
+            .collect();
+        want.sort_unstable();
+        assert_eq!(got_ids, want, "bm25 {word:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
