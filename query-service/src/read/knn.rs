@@ -23,8 +23,11 @@ use crate::execute::{project, Matcher};
 use crate::range_cache::{RangeCache, RangeRequest};
 use crate::{KnnRequest, Scored};
 
-/// Up to this many candidates are all ranked exactly.
-const EXACT_CANDIDATES: usize = 2048;
+/// Candidates are all ranked exactly while reading them costs at most this many bytes (a 1%
+/// filter on 1M × 384 is ~17 MB). Beyond it, the walk over nearest clusters bounds the reads —
+/// and with a filter correlated with the vectors (its matches far from the query), recall
+/// falls: on synthetic 1M × 128, a 1% filter walked over 150 clusters found 0.47 of the truth.
+const EXACT_CANDIDATE_BYTES: usize = 32 << 20;
 /// A filtered search reads candidates until it has seen this many per result wanted…
 const CANDIDATES_PER_RESULT: usize = 20;
 /// …and at least this many.
@@ -257,7 +260,8 @@ fn choose(
     request: &KnnRequest,
     nprobe: usize,
 ) -> Result<(Vec<Loc>, Vec<Loc>), ReadError> {
-    if m.len() <= EXACT_CANDIDATES || v.cluster_count() <= 1 {
+    let per_candidate = v.head.dimension() * 4 + 128;
+    if m.len() * per_candidate <= EXACT_CANDIDATE_BYTES || v.cluster_count() <= 1 {
         return Ok((m.values().copied().collect(), Vec::new()));
     }
     let mut by_cluster: HashMap<usize, Vec<Loc>> = HashMap::new();
