@@ -13,8 +13,11 @@ fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SILT_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn")),
+            tracing_subscriber::EnvFilter::try_from_env("SILT_LOG").unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new(
+                    "info,sqlx=warn,foyer=warn,foyer_storage=warn,tantivy=warn",
+                )
+            }),
         )
         .with_writer(std::io::stderr)
         // Colour codes only on a terminal: logs in files must stay greppable.
