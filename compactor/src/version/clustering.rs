@@ -58,7 +58,8 @@ impl Centroids {
             quantization: ScalarKind::F32,
             connectivity: 16,
             expansion_add: 128,
-            expansion_search: 64,
+            // Wide enough that assignment finds the true nearest centroid in high dimensions.
+            expansion_search: 256,
             multi: false,
         })
         .map_err(usearch_error)?;
