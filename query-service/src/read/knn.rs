@@ -186,13 +186,20 @@ pub(crate) async fn execute_knn(
             // and something is left to read (one more round trip each time).
             let short = results.len() < request.n_results;
             if short && !narrowed && clusters.len() < v.cluster_count() {
-                let next = v.nearest_clusters(q, clusters.len() + 2 * nprobe)?;
+                let mut next: Vec<usize> = v
+                    .nearest_clusters(q, clusters.len() + 2 * nprobe)?
+                    .into_iter()
+                    .filter(|c| !clusters.contains_key(c))
+                    .collect();
+                if next.is_empty() {
+                    // The graph search found nothing new: take every cluster left, so the
+                    // loop always makes progress.
+                    next = (0..v.cluster_count())
+                        .filter(|c| !clusters.contains_key(c))
+                        .collect();
+                }
                 let mut b = Batch::default();
-                let slots = add_clusters(
-                    &mut b,
-                    v,
-                    next.into_iter().filter(|c| !clusters.contains_key(c)),
-                );
+                let slots = add_clusters(&mut b, v, next.into_iter());
                 let f = b.run(cache).await?;
                 for (c, slot) in slots {
                     clusters.insert(
