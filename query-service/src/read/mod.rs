@@ -138,12 +138,17 @@ impl Lookups {
         filters: &Filters,
     ) -> Lookups {
         let mut needed_ids = BTreeSet::new();
+        // Id blocks are sorted and disjoint: the only block that can hold an id is the first
+        // whose last key is not below it.
+        let blocks = &v.head.id_blocks;
         for id in ids {
             let key = id.as_bytes();
-            for (i, b) in v.head.id_blocks.iter().enumerate() {
-                if b.overlaps(Some(key), Some(key)) {
-                    needed_ids.insert(i);
-                }
+            let i = blocks.partition_point(|b| b.last.as_slice() < key);
+            if blocks
+                .get(i)
+                .is_some_and(|b| b.overlaps(Some(key), Some(key)))
+            {
+                needed_ids.insert(i);
             }
         }
         let id_blocks = needed_ids
