@@ -7,6 +7,8 @@
 //! 3. the records those lead to.
 //!
 //! So a cold query makes at most three sequential object-store round trips; a warm one none.
+//! A `where_document` filter adds the text index's own reads before step 2 (tantivy opens its
+//! files one after another), bounded in bytes but not in that count.
 //! Extra steps happen only when verification rejects so many candidates that a page or a top-k
 //! is not yet full (the index gives a superset; each record is checked itself).
 
