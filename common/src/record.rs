@@ -169,6 +169,24 @@ pub fn metadata_update_from_json(v: &Value) -> Result<MetadataUpdate, String> {
         .collect()
 }
 
+/// Metadata as persisted: Chroma's JSON (so ints and floats stay distinct); `None` when empty.
+pub fn stored_metadata(m: &Metadata) -> Option<String> {
+    (!m.is_empty()).then(|| metadata_to_json(m).to_string())
+}
+
+/// The inverse of `stored_metadata`.
+pub fn parse_stored_metadata(s: Option<String>) -> Result<Metadata, DecodeError> {
+    let Some(s) = s else {
+        return Ok(Metadata::new());
+    };
+    let v: Value = serde_json::from_str(&s).map_err(|e| DecodeError::Invalid(e.to_string()))?;
+    Ok(metadata_update_from_json(&v)
+        .map_err(DecodeError::Invalid)?
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect())
+}
+
 /// A stored record, as a collection holds it after all operations are applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
@@ -186,9 +204,7 @@ impl Record {
         w.str(&self.id);
         w.f32s(&self.embedding);
         w.opt_str(self.document.as_deref());
-        let meta =
-            (!self.metadata.is_empty()).then(|| metadata_to_json(&self.metadata).to_string());
-        w.opt_str(meta.as_deref());
+        w.opt_str(stored_metadata(&self.metadata).as_deref());
         w.opt_str(self.uri.as_deref());
     }
 
@@ -196,18 +212,7 @@ impl Record {
         let id = r.str()?;
         let embedding = r.f32s()?;
         let document = r.opt_str()?;
-        let metadata = match r.opt_str()? {
-            None => Metadata::new(),
-            Some(s) => {
-                let v: Value =
-                    serde_json::from_str(&s).map_err(|e| DecodeError::Invalid(e.to_string()))?;
-                metadata_update_from_json(&v)
-                    .map_err(DecodeError::Invalid)?
-                    .into_iter()
-                    .filter_map(|(k, v)| v.map(|v| (k, v)))
-                    .collect()
-            }
-        };
+        let metadata = parse_stored_metadata(r.opt_str()?)?;
         let uri = r.opt_str()?;
         Ok(Record {
             id,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::Loc;
 use crate::codec::{DecodeError, Reader, Writer};
-use crate::record::{metadata_to_json, metadata_update_from_json, Metadata, Record};
+use crate::record::{parse_stored_metadata, stored_metadata, Metadata, Record};
 
 /// A record without its embedding.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,8 +34,7 @@ pub fn encode_payload(r: &Record) -> Vec<u8> {
     let mut w = Writer::with_capacity(32 + r.id.len());
     w.str(&r.id);
     w.opt_str(r.document.as_deref());
-    let meta = (!r.metadata.is_empty()).then(|| metadata_to_json(&r.metadata).to_string());
-    w.opt_str(meta.as_deref());
+    w.opt_str(stored_metadata(&r.metadata).as_deref());
     w.opt_str(r.uri.as_deref());
     w.into_inner()
 }
@@ -44,18 +43,7 @@ pub fn decode_payload(b: &[u8]) -> Result<Payload, DecodeError> {
     let mut r = Reader::new(b);
     let id = r.str()?;
     let document = r.opt_str()?;
-    let metadata = match r.opt_str()? {
-        None => Metadata::new(),
-        Some(s) => {
-            let v: serde_json::Value =
-                serde_json::from_str(&s).map_err(|e| DecodeError::Invalid(e.to_string()))?;
-            metadata_update_from_json(&v)
-                .map_err(DecodeError::Invalid)?
-                .into_iter()
-                .filter_map(|(k, v)| v.map(|v| (k, v)))
-                .collect()
-        }
-    };
+    let metadata = parse_stored_metadata(r.opt_str()?)?;
     let uri = r.opt_str()?;
     Ok(Payload {
         id,

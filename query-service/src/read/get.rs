@@ -10,8 +10,8 @@ use silt_common::record::{LogEntry, Record};
 use silt_common::SiltResult;
 
 use super::{
-    add_record, filter_candidates, selective, tail_ids, take_record, text_candidates, Batch,
-    Candidates, Lookups, OpenedVersion, ReadError, TailView,
+    add_record, filter_candidates, lookup_ids, selective, tail_ids, take_record, text_candidates,
+    Batch, Candidates, Lookups, OpenedVersion, ReadError, TailBase, TailView,
 };
 use crate::execute::{project, Matcher};
 use crate::range_cache::{RangeCache, RangeRequest};
@@ -87,10 +87,7 @@ pub(crate) async fn execute_get(
 
     // Step 2: index blocks; without a narrowing filter, the first window of locations.
     let tids = tail_ids(tail);
-    let mut lookup_ids: BTreeSet<&str> = tids.clone();
-    if let Some(ids) = &request.filters.ids {
-        lookup_ids.extend(ids.iter().map(String::as_str));
-    }
+    let lookup_ids = lookup_ids(&tids, &request.filters);
     let mut b2 = Batch::default();
     let lookups = Lookups::plan(&mut b2, v, &lookup_ids, &request.filters);
     let mut first_window: Option<(u32, u32, usize)> = None;
@@ -111,14 +108,7 @@ pub(crate) async fn execute_get(
 
     // Step 3 (and the first window's records): the base records the tail touched.
     let mut b3 = Batch::default();
-    let tail_slots: Vec<_> = tids
-        .iter()
-        .filter_map(|id| id_locs.get(*id).map(|l| (id.to_string(), *l)))
-        .map(|(id, l)| {
-            let slots = add_record(&mut b3, v, &l, true);
-            (id, l, slots)
-        })
-        .collect();
+    let tail_base = TailBase::plan(&mut b3, v, &tids, &id_locs);
 
     // The first records the page needs ride along in step 3.
     let (order, mut window_locs): (Vec<u32>, Vec<Loc>) = match (&candidates, &first_window) {
@@ -138,7 +128,7 @@ pub(crate) async fn execute_get(
         .map(|l| (l.ordinal, add_record(&mut b3, v, l, with_vectors)))
         .collect();
     let f3 = b3.run(cache).await?;
-    let view = tail_view(tail, &tail_slots, &f3)?;
+    let view = tail_base.view(tail, &f3)?;
     let mut fetched: HashMap<u32, Record> = HashMap::new();
     for (o, s) in &early {
         fetched.insert(*o, take_record(&f3, s)?);
@@ -270,16 +260,4 @@ fn decode_locations(b: &[u8]) -> Result<Vec<Loc>, ReadError> {
     b.chunks_exact(Loc::ENCODED_LEN)
         .map(|c| Loc::decode(c).ok_or_else(|| ReadError::Corrupt("bad location".into())))
         .collect()
-}
-
-fn tail_view(
-    tail: &[LogEntry],
-    slots: &[(String, Loc, super::RecordSlots)],
-    fetched: &[bytes::Bytes],
-) -> Result<TailView, ReadError> {
-    let mut base: HashMap<String, (Loc, Record)> = HashMap::new();
-    for (id, loc, s) in slots {
-        base.insert(id.clone(), (*loc, take_record(fetched, s)?));
-    }
-    Ok(TailView::build(tail, &base))
 }

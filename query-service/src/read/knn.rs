@@ -16,8 +16,8 @@ use silt_common::record::{LogEntry, Record};
 use silt_common::{SiltError, SiltResult};
 
 use super::{
-    add_record, filter_candidates, selective, tail_ids, take_record, text_candidates, Batch,
-    Candidates, Lookups, OpenedVersion, ReadError, TailView,
+    add_record, filter_candidates, lookup_ids, selective, tail_ids, take_record, text_candidates,
+    Batch, Candidates, Lookups, OpenedVersion, ReadError, TailBase, TailView,
 };
 use crate::execute::{project, Matcher};
 use crate::range_cache::{RangeCache, RangeRequest};
@@ -83,10 +83,7 @@ pub(crate) async fn execute_knn(
 
     // Step 2: index blocks, and the nearest clusters when the filter cannot narrow.
     let tids = tail_ids(tail);
-    let mut lookup_ids: BTreeSet<&str> = tids.clone();
-    if let Some(ids) = &request.filters.ids {
-        lookup_ids.extend(ids.iter().map(String::as_str));
-    }
+    let lookup_ids = lookup_ids(&tids, &request.filters);
     let mut b2 = Batch::default();
     let lookups = Lookups::plan(&mut b2, v, &lookup_ids, &request.filters);
     let mut clusters: HashMap<usize, ClusterRows> = HashMap::new();
@@ -111,14 +108,7 @@ pub(crate) async fn execute_knn(
 
     // Step 3: the base records the tail touched, and the chosen candidates.
     let mut b3 = Batch::default();
-    let tail_slots: Vec<(String, Loc, _)> = tids
-        .iter()
-        .filter_map(|id| id_locs.get(*id).map(|l| (id.to_string(), *l)))
-        .map(|(id, l)| {
-            let slots = add_record(&mut b3, v, &l, true);
-            (id, l, slots)
-        })
-        .collect();
+    let tail_base = TailBase::plan(&mut b3, v, &tids, &id_locs);
     let mut chosen: Vec<Loc> = Vec::new();
     let mut remaining: Vec<Loc> = Vec::new();
     if let Candidates::Only(m) = &candidates {
@@ -129,11 +119,7 @@ pub(crate) async fn execute_knn(
         .map(|l| add_record(&mut b3, v, l, true))
         .collect();
     let f3 = b3.run(cache).await?;
-    let mut base: HashMap<String, (Loc, Record)> = HashMap::new();
-    for (id, loc, slots) in &tail_slots {
-        base.insert(id.clone(), (*loc, take_record(&f3, slots)?));
-    }
-    let view = TailView::build(tail, &base);
+    let view = tail_base.view(tail, &f3)?;
     let mut fetched: Vec<(u32, Record)> = Vec::with_capacity(chosen.len());
     for (l, slots) in chosen.iter().zip(&chosen_slots) {
         fetched.push((l.ordinal, take_record(&f3, slots)?));

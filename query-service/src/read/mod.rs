@@ -321,6 +321,45 @@ pub(crate) fn tail_ids(tail: &[LogEntry]) -> BTreeSet<&str> {
     tail.iter().map(|e| e.record.id.as_str()).collect()
 }
 
+/// Ids step 2 looks up: the tail's, and those an ids filter names.
+pub(crate) fn lookup_ids<'a>(tids: &BTreeSet<&'a str>, filters: &'a Filters) -> BTreeSet<&'a str> {
+    let mut ids = tids.clone();
+    if let Some(wanted) = &filters.ids {
+        ids.extend(wanted.iter().map(String::as_str));
+    }
+    ids
+}
+
+/// The version's records that the tail names, read in step 3 so the tail can be applied.
+pub(crate) struct TailBase(Vec<(String, Loc, RecordSlots)>);
+
+impl TailBase {
+    pub fn plan(
+        batch: &mut Batch,
+        v: &OpenedVersion,
+        tids: &BTreeSet<&str>,
+        id_locs: &HashMap<String, Loc>,
+    ) -> TailBase {
+        TailBase(
+            tids.iter()
+                .filter_map(|id| id_locs.get(*id).map(|l| (id.to_string(), *l)))
+                .map(|(id, l)| {
+                    let slots = add_record(batch, v, &l, true);
+                    (id, l, slots)
+                })
+                .collect(),
+        )
+    }
+
+    pub fn view(&self, tail: &[LogEntry], fetched: &[Bytes]) -> Result<TailView, ReadError> {
+        let mut base: HashMap<String, (Loc, Record)> = HashMap::new();
+        for (id, loc, slots) in &self.0 {
+            base.insert(id.clone(), (*loc, take_record(fetched, slots)?));
+        }
+        Ok(TailView::build(tail, &base))
+    }
+}
+
 /// Records in version + tail. Counting needs only which ids the version holds, so it reads the
 /// id blocks the tail names and no record.
 pub(crate) async fn count(
