@@ -26,6 +26,7 @@ use silt_query_service::{
 use silt_sysdb::{NewCollection, SysDb};
 
 use crate::dataset::Dataset;
+use crate::stats::Latency;
 
 pub struct IndexBenchOptions {
     pub data: PathBuf,
@@ -36,27 +37,6 @@ pub struct IndexBenchOptions {
     pub cold_samples: usize,
     pub get_latency: Duration,
     pub nprobe: Option<usize>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Latency {
-    pub p50_ms: f64,
-    pub p99_ms: f64,
-}
-
-fn latency(mut v: Vec<f64>) -> Latency {
-    v.sort_by(f64::total_cmp);
-    let at = |q: f64| {
-        if v.is_empty() {
-            0.0
-        } else {
-            v[((v.len() - 1) as f64 * q).round() as usize]
-        }
-    };
-    Latency {
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
-    }
 }
 
 #[derive(Debug, Serialize)]
@@ -309,7 +289,7 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
             filter: name.clone(),
             selectivity: *selectivity,
             recall: hits as f64 / wanted.max(1) as f64,
-            warm: latency(times),
+            warm: Latency::of(&times),
         });
     }
 
@@ -375,7 +355,7 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
                 round_trips: lines.iter().map(|l| l.0).sum::<f64>() / m,
                 gets: lines.iter().map(|l| l.1).sum::<f64>() / m,
                 bytes: lines.iter().map(|l| l.2).sum::<f64>() / m,
-                latency: latency(lines.iter().map(|l| l.3).collect()),
+                latency: Latency::of(&lines.iter().map(|l| l.3).collect::<Vec<_>>()),
             });
         }
     }
@@ -436,7 +416,7 @@ pub fn to_markdown(r: &IndexReport) -> String {
     for l in &r.recall {
         s += &format!(
             "| {} | {:.3} | {:.3} | {:.2} ms | {:.2} ms |\n",
-            l.filter, l.selectivity, l.recall, l.warm.p50_ms, l.warm.p99_ms
+            l.filter, l.selectivity, l.recall, l.warm.p50, l.warm.p99
         );
     }
     s += &format!(
@@ -448,7 +428,7 @@ pub fn to_markdown(r: &IndexReport) -> String {
         for l in lines {
             s += &format!(
                 "| {} | {} | {:.1} | {:.1} | {:.0} | {:.1} ms | {:.1} ms |\n",
-                l.query, which, l.round_trips, l.gets, l.bytes, l.latency.p50_ms, l.latency.p99_ms
+                l.query, which, l.round_trips, l.gets, l.bytes, l.latency.p50, l.latency.p99
             );
         }
     }

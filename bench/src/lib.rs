@@ -1,8 +1,11 @@
 //! Silt's benchmark tool (DESIGN.md §9). Deterministic counts first: object-store requests and
 //! bytes, measured through the counting store wrapper in the same run as anything timed.
+//! `compare` drives running servers (Silt and Chroma) over Chroma's HTTP API, side by side.
 
+pub mod compare;
 pub mod dataset;
 pub mod index_quality;
 pub mod log_counts;
 pub mod many_collections;
 pub mod npy;
+pub mod stats;

@@ -17,6 +17,8 @@ use silt_query_service::{
 };
 use silt_sysdb::{NewCollection, SysDb};
 
+use crate::stats::rss_mb;
+
 pub struct CollectionsBenchOptions {
     pub collections: usize,
     pub records: usize,
@@ -36,19 +38,6 @@ pub struct CollectionsReport {
     pub opened_versions_bytes: usize,
     pub query_p50_ms: f64,
     pub query_p99_ms: f64,
-}
-
-/// Resident set size of this process, from /proc (Linux).
-pub fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 pub async fn run(o: &CollectionsBenchOptions) -> anyhow::Result<CollectionsReport> {

@@ -7,8 +7,8 @@ use silt_common::record::Record;
 use silt_common::rpc::{from_bytes, to_bytes, Delivery, RpcClient, Wire};
 use silt_common::{CollectionId, SiltError, SiltResult};
 
-use crate::wire::{CollectionRef, COUNT, GET, KNN};
-use crate::{GetRequest, KnnRequest, QueryService, Scored};
+use crate::wire::{CountRequest, COUNT, GET, KNN};
+use crate::{Consistency, GetRequest, KnnRequest, QueryService, Scored};
 
 pub struct QueryClient {
     rpc: RpcClient,
@@ -44,8 +44,11 @@ impl QueryService for QueryClient {
         self.call(request.collection, KNN, to_bytes(&request)).await
     }
 
-    async fn count(&self, collection: CollectionId) -> SiltResult<u64> {
-        self.call(collection, COUNT, to_bytes(&CollectionRef(collection)))
-            .await
+    async fn count(&self, collection: CollectionId, consistency: Consistency) -> SiltResult<u64> {
+        let request = CountRequest {
+            collection,
+            consistency,
+        };
+        self.call(collection, COUNT, to_bytes(&request)).await
     }
 }

@@ -29,5 +29,7 @@ pub trait QueryService: Send + Sync + 'static {
     async fn get(&self, request: GetRequest) -> SiltResult<Vec<Record>>;
     /// One ranked list per query embedding, nearest first.
     async fn knn(&self, request: KnnRequest) -> SiltResult<Vec<Vec<Scored>>>;
-    async fn count(&self, collection: CollectionId) -> SiltResult<u64>;
+    /// Records in the collection; `Eventual` counts only what is indexed (Chroma's
+    /// `read_level=index_only`).
+    async fn count(&self, collection: CollectionId, consistency: Consistency) -> SiltResult<u64>;
 }

@@ -145,8 +145,8 @@ impl QueryService for QueryNode {
         .await
     }
 
-    async fn count(&self, collection: CollectionId) -> SiltResult<u64> {
-        let s = self.snapshot(collection, Consistency::Strong).await?;
+    async fn count(&self, collection: CollectionId, consistency: Consistency) -> SiltResult<u64> {
+        let s = self.snapshot(collection, consistency).await?;
         crate::read::count(&self.cache, s.version.as_ref(), &s.tail).await
     }
 }

@@ -9,7 +9,7 @@ use axum::routing::post;
 use axum::Router;
 use silt_common::rpc::{answer, parse_message};
 
-use crate::wire::{CollectionRef, COUNT, GET, KNN};
+use crate::wire::{CountRequest, COUNT, GET, KNN};
 use crate::QueryService;
 
 const MAX_BODY_BYTES: usize = 64 << 20;
@@ -36,8 +36,11 @@ async fn knn(State(query): State<Query>, body: Bytes) -> Response {
 async fn count(State(query): State<Query>, body: Bytes) -> Response {
     answer(
         async {
-            let CollectionRef(id) = parse_message(&body)?;
-            query.count(id).await
+            let CountRequest {
+                collection,
+                consistency,
+            } = parse_message(&body)?;
+            query.count(collection, consistency).await
         }
         .await,
     )

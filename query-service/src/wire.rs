@@ -27,6 +27,24 @@ impl Wire for CollectionRef {
     }
 }
 
+pub(crate) struct CountRequest {
+    pub collection: CollectionId,
+    pub consistency: Consistency,
+}
+
+impl Wire for CountRequest {
+    fn encode(&self, w: &mut Writer) {
+        CollectionRef(self.collection).encode(w);
+        self.consistency.encode(w);
+    }
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(CountRequest {
+            collection: CollectionRef::decode(r)?.0,
+            consistency: Consistency::decode(r)?,
+        })
+    }
+}
+
 fn encode_json(w: &mut Writer, v: Option<Value>) {
     w.opt_str(v.map(|v| v.to_string()).as_deref());
 }

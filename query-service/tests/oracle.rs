@@ -269,7 +269,7 @@ async fn check_queries(
 ) {
     let records = oracle.records();
     assert_eq!(
-        h.query.count(c).await.unwrap(),
+        h.query.count(c, Consistency::Strong).await.unwrap(),
         records.len() as u64,
         "count"
     );

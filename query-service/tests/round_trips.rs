@@ -231,7 +231,8 @@ async fn cold_queries_take_at_most_three_round_trips_and_warm_ones_none() {
         );
         assert_eq!((wtrips, warm.gets), (0, 0), "get {name} warm");
     }
-    let ((trips, _), (wtrips, warm)) = cold_then_warm!(&s, |n| n.count(c).await.unwrap());
+    let ((trips, _), (wtrips, warm)) =
+        cold_then_warm!(&s, |n| n.count(c, Consistency::Strong).await.unwrap());
     assert!(trips <= 3, "count: {trips} round trips");
     assert_eq!((wtrips, warm.gets), (0, 0), "count warm");
 

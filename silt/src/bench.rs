@@ -2,12 +2,13 @@
 
 use std::time::Duration;
 
+use silt_bench::compare::{self, markdown, CompareOptions};
 use silt_bench::index_quality::{self, IndexBenchOptions};
 use silt_bench::log_counts::{self, LogBenchOptions};
 use silt_bench::many_collections::{self, CollectionsBenchOptions};
 use silt_common::storage::S3Settings;
 
-use crate::cli::{BenchArgs, BenchCommand};
+use crate::cli::{BenchArgs, BenchCommand, CompareBenchArgs};
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     match args.which {
@@ -44,6 +45,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        BenchCommand::Compare(a) => compare(a).await,
         BenchCommand::Index(a) => {
             let report = index_quality::run(&IndexBenchOptions {
                 data: a.data,
@@ -61,4 +63,40 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+async fn compare(a: CompareBenchArgs) -> anyhow::Result<()> {
+    let temp = tempfile::tempdir()?;
+    let options = CompareOptions {
+        data: a.data,
+        silt: !a.no_silt,
+        silt_args: a.silt_args.into_iter().filter(|s| !s.is_empty()).collect(),
+        chroma: a.chroma,
+        external: a.targets,
+        work_dir: a.work_dir.unwrap_or_else(|| temp.path().to_path_buf()),
+        k: a.k,
+        batch_size: a.batch_size,
+        queries: a.queries,
+        block: a.block,
+        clients: a.clients,
+        concurrent_requests: a.concurrent_requests,
+        collections: a.collections,
+        collection_records: a.collection_records,
+        collection_dimension: a.collection_dimension,
+        collection_queries: a.collection_queries,
+        cold_samples: a.cold_samples,
+        get_latency_ms: a.get_latency_ms,
+        put_latency_ms: a.put_latency_ms,
+        index_timeout: Duration::from_secs(a.index_timeout_s),
+    };
+    let report = compare::run(&options).await?;
+    let table = markdown::to_markdown(&report);
+    println!("{table}");
+    if let Some(path) = a.json {
+        std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+    }
+    if let Some(path) = a.markdown {
+        markdown::update_section(&path, &report.dataset, &table)?;
+    }
+    Ok(())
 }

@@ -103,6 +103,82 @@ pub enum BenchCommand {
     Index(IndexBenchArgs),
     /// Many small collections queried once each: process RSS before and after.
     Collections(CollectionsBenchArgs),
+    /// Silt and Chroma side by side over Chroma's HTTP API: ingest, indexing delay, latency,
+    /// QPS, recall, filters, many collections, and Silt's object-store requests.
+    Compare(CompareBenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompareBenchArgs {
+    /// Dataset directory (base.npy, queries.npy, gt.npy, docs.jsonl), e.g.
+    /// ../shared/data/wordnet-20k or the output of gen_synthetic.py.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The `chroma` executable to start as the reference (`pip install chromadb`).
+    #[arg(long)]
+    pub chroma: Option<PathBuf>,
+    /// Do not start Silt embedded (measure only --chroma and --target servers).
+    #[arg(long)]
+    pub no_silt: bool,
+    /// A server started elsewhere, as NAME=URL (e.g. a Silt cluster's gateway); repeatable.
+    #[arg(long = "target", value_parser = parse_target)]
+    pub targets: Vec<(String, String)>,
+    /// Extra flags for the Silt servers this run starts, e.g. "--cache-mb 1024".
+    #[arg(long, allow_hyphen_values = true, value_delimiter = ' ')]
+    pub silt_args: Vec<String>,
+    /// Where the started servers keep their data (default: a temporary directory).
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 10)]
+    pub k: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub batch_size: usize,
+    /// Queries for recall and latency, and for each filtered case.
+    #[arg(long, default_value_t = 500)]
+    pub queries: usize,
+    /// Servers take turns every this many requests.
+    #[arg(long, default_value_t = 25)]
+    pub block: usize,
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// Requests per server in the concurrent phase.
+    #[arg(long, default_value_t = 1000)]
+    pub concurrent_requests: usize,
+    /// Small collections to create for the many-collections test (0: skip it).
+    #[arg(long, default_value_t = 1000)]
+    pub collections: usize,
+    #[arg(long, default_value_t = 20)]
+    pub collection_records: usize,
+    #[arg(long, default_value_t = 384)]
+    pub collection_dimension: usize,
+    #[arg(long, default_value_t = 500)]
+    pub collection_queries: usize,
+    /// Cold queries per kind for Silt's object-store costs (each after a restart; 0: skip).
+    #[arg(long, default_value_t = 5)]
+    pub cold_samples: usize,
+    #[arg(long, default_value_t = 60)]
+    pub get_latency_ms: u64,
+    #[arg(long, default_value_t = 100)]
+    pub put_latency_ms: u64,
+    /// Give up waiting for the index to catch up after this long, in s.
+    #[arg(long, default_value_t = 900)]
+    pub index_timeout_s: u64,
+    /// Write the full result (with every latency sample) as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Put the table into this Markdown file, in this dataset's section (e.g. docs/benchmarks.md).
+    #[arg(long)]
+    pub markdown: Option<PathBuf>,
+}
+
+fn parse_target(s: &str) -> Result<(String, String), String> {
+    let (name, url) = s
+        .split_once('=')
+        .ok_or_else(|| format!("expected NAME=URL, got {s:?}"))?;
+    if !url.starts_with("http://127.0.0.1") && !url.starts_with("http://localhost") {
+        return Err(format!("{url}: benchmarks only talk to 127.0.0.1"));
+    }
+    Ok((name.to_string(), url.to_string()))
 }
 
 #[derive(Args, Debug, Clone)]
@@ -226,6 +302,22 @@ pub struct Tuning {
     /// quota changes take effect within it).
     #[arg(long, env = "SILT_CATALOG_CACHE_MS", default_value_t = 5000)]
     pub catalog_cache_ms: u64,
+    /// Benchmarks and tests: latency added to every object-store GET/LIST, in ms.
+    #[arg(
+        long,
+        env = "SILT_INJECT_GET_LATENCY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub inject_get_latency_ms: u64,
+    /// Benchmarks and tests: latency added to every object-store PUT, in ms.
+    #[arg(
+        long,
+        env = "SILT_INJECT_PUT_LATENCY_MS",
+        default_value_t = 0,
+        hide = true
+    )]
+    pub inject_put_latency_ms: u64,
 }
 
 /// Flags of every distributed role (`silt gateway | log | query | compactor`): the same set for
@@ -266,27 +358,36 @@ pub struct ClusterArgs {
     /// Time one node gets to answer one internal call, in ms.
     #[arg(long, env = "SILT_RPC_TIMEOUT_MS", default_value_t = 10_000)]
     pub rpc_timeout_ms: u64,
-    /// Benchmarks and tests: latency added to every object-store GET/LIST, in ms.
-    #[arg(
-        long,
-        env = "SILT_INJECT_GET_LATENCY_MS",
-        default_value_t = 0,
-        hide = true
-    )]
-    pub inject_get_latency_ms: u64,
-    /// Benchmarks and tests: latency added to every object-store PUT, in ms.
-    #[arg(
-        long,
-        env = "SILT_INJECT_PUT_LATENCY_MS",
-        default_value_t = 0,
-        hide = true
-    )]
-    pub inject_put_latency_ms: u64,
     #[command(flatten)]
     pub tuning: Tuning,
 }
 
 impl Tuning {
+    /// `store` with the injected latency of `--inject-get-latency-ms` / `--inject-put-latency-ms`
+    /// (benchmarks and tests), or unchanged.
+    pub fn with_injected_latency(
+        &self,
+        store: silt_common::storage::DynStore,
+    ) -> silt_common::storage::DynStore {
+        let (get_ms, put_ms) = (self.inject_get_latency_ms, self.inject_put_latency_ms);
+        if get_ms == 0 && put_ms == 0 {
+            return store;
+        }
+        tracing::warn!(
+            get_ms,
+            put_ms,
+            "injecting object-store latency (benchmarks and tests only)"
+        );
+        std::sync::Arc::new(silt_common::storage::FaultyStore::new(
+            store,
+            silt_common::storage::FaultPlan {
+                get_latency: std::time::Duration::from_millis(get_ms),
+                put_latency: std::time::Duration::from_millis(put_ms),
+                ..Default::default()
+            },
+        ))
+    }
+
     pub fn query_config(
         &self,
         default_cache_dir: std::path::PathBuf,

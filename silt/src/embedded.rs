@@ -13,20 +13,32 @@ use silt_query_service::{QueryNode, QueryService};
 use silt_sysdb::SysDb;
 
 use crate::cli::RunArgs;
+use crate::metrics::Metrics;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.path)
         .with_context(|| format!("creating {}", args.path.display()))?;
     let data = args.path.canonicalize()?;
     let objects = data.join("objects");
-    let base = open_store(&objects.to_string_lossy(), &S3Settings::default())?;
-    let store: DynStore = Arc::new(CountingStore::new(base));
+    let base = args.tuning.with_injected_latency(open_store(
+        &objects.to_string_lossy(),
+        &S3Settings::default(),
+    )?);
+    // One counter per component, so `/metrics` tells a write's requests from a query's.
+    let counted = |component: &'static str| {
+        let store = CountingStore::new(base.clone());
+        let stats = store.stats();
+        (Arc::new(store) as DynStore, (component, stats))
+    };
+    let (log_store, log_stats) = counted("log");
+    let (query_store, query_stats) = counted("query");
+    let (compactor_store, compactor_stats) = counted("compactor");
     let sysdb = SysDb::connect(&format!("sqlite://{}", data.join("catalog.db").display()))
         .await
         .context("opening the catalog")?;
 
     let object_log = ObjectLog::new(
-        store.clone(),
+        log_store,
         sysdb.clone(),
         LogConfig {
             group_window: Duration::from_millis(args.tuning.group_commit_ms),
@@ -38,7 +50,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let log: Arc<dyn LogService> = Arc::new(object_log);
     let query_node = Arc::new(
         QueryNode::new(
-            store.clone(),
+            query_store,
             sysdb.clone(),
             log.clone(),
             args.tuning.query_config(data.join("cache")),
@@ -47,7 +59,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     );
     let query: Arc<dyn QueryService> = query_node.clone();
     let compactor = Arc::new(Compactor::new(
-        store.clone(),
+        compactor_store,
         sysdb.clone(),
         log.clone(),
         CompactorConfig {
@@ -73,15 +85,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             catalog_cache_ttl: Duration::from_millis(args.tuning.catalog_cache_ms),
         },
     ));
+    let mut metrics = Metrics::default().query_node(query_node.clone());
+    for (component, stats) in [log_stats, query_stats, compactor_stats] {
+        metrics = metrics.store(component, stats);
+    }
+    let app = metrics.serve_on(app);
     let addr = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("listening on {addr}"))?;
     tracing::info!(%addr, data = %data.display(), auth = args.auth, "Silt is running (embedded); Chroma clients can connect to http://{addr}");
     axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(crate::roles::shutdown_signal())
         .await?;
     // The disk cache is flushed so the next start finds it warm.
     query_node.close().await?;

@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod cli;
 mod embedded;
+mod metrics;
 mod roles;
 
 use clap::Parser;

@@ -37,3 +37,16 @@ def test_an_unknown_mode_is_a_clear_error(frozen):
     assert r.status_code == 400
     assert r.json()["error"] == "InvalidArgumentError"
     assert "X-Silt-Consistency" in r.json()["message"]
+
+
+def test_count_read_level_index_only_counts_what_is_indexed(frozen):
+    col = frozen.client().create_collection("modes-count")
+    col.add(ids=["a", "b", "c"], embeddings=[[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    path = f"/tenants/default_tenant/databases/default_database/collections/{col.id}/count"
+    with httpx.Client(base_url=frozen.url + "/api/v2", timeout=10) as http:
+        assert http.get(path, params={"read_level": "index_and_wal"}).json() == 3
+        assert http.get(path).json() == 3
+        assert http.get(path, params={"read_level": "index_only"}).json() == 0
+        bad = http.get(path, params={"read_level": "sometimes"})
+    assert bad.status_code == 400
+    assert bad.json()["error"] == "InvalidArgumentError"

@@ -1,6 +1,6 @@
 //! Record operations: writes go to the log service, reads to the query service.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::{Extension, Json};
 use serde::Deserialize;
@@ -71,7 +71,7 @@ async fn check_records_quota(
     if c.log_position + adding as u64 <= max {
         return Ok(());
     }
-    let now = s.query.count(c.id).await?;
+    let now = s.query.count(c.id, Consistency::Strong).await?;
     if now + adding as u64 > max {
         return Err(ApiError::quota(format!(
             "Collection holds {now} records; adding {adding} would pass its quota of {max}"
@@ -324,10 +324,28 @@ fn consistency(headers: &HeaderMap) -> ApiResult<Consistency> {
     }
 }
 
+#[derive(Deserialize)]
+struct CountParams {
+    read_level: Option<String>,
+}
+
+/// Chroma's `read_level`: `index_and_wal` (the default) counts every acknowledged write,
+/// `index_only` only what the current index version holds; without it, the consistency header.
 async fn count(
     State(s): State<GatewayState>,
     Path((tenant, database, id)): CollectionPath,
+    Query(params): Query<CountParams>,
+    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
+    let consistency = match params.read_level.as_deref() {
+        None => consistency(&headers)?,
+        // Silt's tail is always bounded, so the bounded-WAL level is the strong one.
+        Some("index_and_wal" | "index_and_bounded_wal") => Consistency::Strong,
+        Some("index_only") => Consistency::Eventual,
+        Some(other) => return Err(ApiError::invalid(format!(
+            "read_level must be index_and_wal, index_and_bounded_wal or index_only, not {other:?}"
+        ))),
+    };
     let c = resolve(&s, &tenant, &database, &id).await?;
-    Ok(Json(json!(s.query.count(c.id).await?)))
+    Ok(Json(json!(s.query.count(c.id, consistency).await?)))
 }

@@ -9,6 +9,7 @@ use silt_compactor::{Compactor, CompactorConfig, Peers};
 
 use super::{with_healthz, Cluster};
 use crate::cli::ClusterArgs;
+use crate::metrics::Metrics;
 
 pub const ROLE: &str = "compactor";
 
@@ -16,8 +17,9 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
     let (listener, advertised) = cluster.bind(7300).await?;
     let registration = cluster.join(ROLE, &advertised).await?;
+    let (store, stats) = cluster.store()?;
     let compactor = Compactor::new(
-        cluster.store()?,
+        store,
         cluster.sysdb.clone(),
         cluster.log_client()?,
         CompactorConfig {
@@ -34,5 +36,10 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     });
     let _rounds = Arc::new(compactor).spawn();
     tracing::info!(address = %advertised, "compactor is running");
-    Cluster::serve(listener, with_healthz(Router::new()), registration).await
+    Cluster::serve(
+        listener,
+        with_healthz(Router::new(), Metrics::default().store("compactor", stats)),
+        registration,
+    )
+    .await
 }

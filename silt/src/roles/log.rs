@@ -8,11 +8,13 @@ use silt_log_service::{LogConfig, ObjectLog};
 
 use super::{with_healthz, Cluster, LOG_ROLE};
 use crate::cli::ClusterArgs;
+use crate::metrics::Metrics;
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
+    let (store, stats) = cluster.store()?;
     let log = ObjectLog::new(
-        cluster.store()?,
+        store,
         cluster.sysdb.clone(),
         LogConfig {
             group_window: Duration::from_millis(cluster.args.tuning.group_commit_ms),
@@ -26,7 +28,10 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     tracing::info!(address = %advertised, "log node is running");
     Cluster::serve(
         listener,
-        with_healthz(silt_log_service::router(Arc::new(log))),
+        with_healthz(
+            silt_log_service::router(Arc::new(log)),
+            Metrics::default().store("log", stats),
+        ),
         registration,
     )
     .await

@@ -15,15 +15,14 @@ use axum::routing::get;
 use axum::Router;
 use silt_common::routing::NodeSource;
 use silt_common::rpc::{RpcClient, RpcConfig};
-use silt_common::storage::{
-    open_store, CountingStore, DynStore, FaultPlan, FaultyStore, S3Settings,
-};
+use silt_common::storage::{open_store, CountingStore, DynStore, S3Settings, StoreStats};
 use silt_log_service::{LogClient, LogService};
 use silt_query_service::{QueryClient, QueryService};
 use silt_sysdb::{LiveNodes, MembershipConfig, Registration, SysDb};
 use tokio::net::TcpListener;
 
 use crate::cli::ClusterArgs;
+use crate::metrics::Metrics;
 
 pub use compactor::run as run_compactor;
 pub use gateway::run as run_gateway;
@@ -68,34 +67,18 @@ impl Cluster {
         })
     }
 
-    pub fn store(&self) -> anyhow::Result<DynStore> {
+    /// The object store, and the counts of the requests this role makes through it.
+    pub fn store(&self) -> anyhow::Result<(DynStore, Arc<StoreStats>)> {
         let settings = S3Settings {
             endpoint: self.args.s3_endpoint.clone(),
             region: self.args.s3_region.clone(),
             ..S3Settings::default()
         };
-        let mut store = open_store(&self.args.store, &settings)
+        let store = open_store(&self.args.store, &settings)
             .with_context(|| format!("opening the object store {}", self.args.store))?;
-        let (get_ms, put_ms) = (
-            self.args.inject_get_latency_ms,
-            self.args.inject_put_latency_ms,
-        );
-        if get_ms > 0 || put_ms > 0 {
-            tracing::warn!(
-                get_ms,
-                put_ms,
-                "injecting object-store latency (benchmarks and tests only)"
-            );
-            store = Arc::new(FaultyStore::new(
-                store,
-                FaultPlan {
-                    get_latency: Duration::from_millis(get_ms),
-                    put_latency: Duration::from_millis(put_ms),
-                    ..FaultPlan::default()
-                },
-            ));
-        }
-        Ok(Arc::new(CountingStore::new(store)))
+        let counting = CountingStore::new(self.args.tuning.with_injected_latency(store));
+        let stats = counting.stats();
+        Ok((Arc::new(counting), stats))
     }
 
     fn nodes(&self, role: &str) -> Arc<dyn NodeSource> {
@@ -162,12 +145,14 @@ impl Cluster {
     }
 }
 
-/// `/healthz` for the internal roles (the gateway declares it in its route table).
-pub(crate) fn with_healthz(app: Router) -> Router {
-    app.route("/healthz", get(|| async { "ok" }))
+/// `/healthz` and `/metrics` for the internal roles (the gateway declares its health route in
+/// its route table).
+pub(crate) fn with_healthz(app: Router, metrics: Metrics) -> Router {
+    metrics.serve_on(app.route("/healthz", get(|| async { "ok" })))
 }
 
-async fn shutdown_signal() {
+/// Resolves on SIGTERM or Ctrl-C.
+pub(crate) async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

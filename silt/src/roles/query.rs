@@ -7,24 +7,25 @@ use silt_query_service::QueryNode;
 
 use super::{with_healthz, Cluster, QUERY_ROLE};
 use crate::cli::ClusterArgs;
+use crate::metrics::Metrics;
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
     let default_dir = std::env::temp_dir().join(format!("silt-query-cache-{}", std::process::id()));
     let config = cluster.args.tuning.query_config(default_dir);
-    let node = QueryNode::new(
-        cluster.store()?,
-        cluster.sysdb.clone(),
-        cluster.log_client()?,
-        config,
-    )
-    .await?;
+    let (store, stats) = cluster.store()?;
+    let node = Arc::new(
+        QueryNode::new(store, cluster.sysdb.clone(), cluster.log_client()?, config).await?,
+    );
+    let metrics = Metrics::default()
+        .store("query", stats)
+        .query_node(node.clone());
     let (listener, advertised) = cluster.bind(7200).await?;
     let registration = cluster.join(QUERY_ROLE, &advertised).await?;
     tracing::info!(address = %advertised, "query node is running");
     Cluster::serve(
         listener,
-        with_healthz(silt_query_service::router(Arc::new(node))),
+        with_healthz(silt_query_service::router(node), metrics),
         registration,
     )
     .await

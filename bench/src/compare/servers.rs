@@ -1,0 +1,190 @@
+//! The servers under test. Managed ones (Silt embedded, `chroma run`) are started here on a free
+//! loopback port with a fresh data directory and stopped at the end; external ones (a Silt
+//! cluster, say) are only addressed.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use tokio::process::{Child, Command};
+
+use super::api::ChromaApi;
+use crate::stats::rss_mb_of_tree;
+
+/// How to start a managed server; `{port}` and `{dir}` in its arguments are filled in.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// `silt run` from the running binary, with `extra` flags.
+    pub fn silt(extra: &[String]) -> anyhow::Result<Launch> {
+        let mut args: Vec<String> = [
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--path",
+            "{dir}",
+        ]
+        .map(String::from)
+        .to_vec();
+        args.extend_from_slice(extra);
+        Ok(Launch {
+            program: std::env::current_exe().context("locating the silt binary")?,
+            args,
+            env: vec![("SILT_LOG".into(), "warn".into())],
+        })
+    }
+
+    /// `chroma run`: the reference server from `pip install chromadb`.
+    pub fn chroma(program: &Path) -> Launch {
+        let args = [
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "{port}",
+            "--path",
+            "{dir}",
+        ];
+        Launch {
+            program: program.to_path_buf(),
+            args: args.map(String::from).to_vec(),
+            // Nothing may leave the machine.
+            env: vec![("ANONYMIZED_TELEMETRY".into(), "False".into())],
+        }
+    }
+}
+
+pub struct Server {
+    pub name: String,
+    pub api: ChromaApi,
+    launch: Option<Launch>,
+    dir: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    /// A server someone else runs, at `url`.
+    pub fn external(name: &str, url: &str) -> anyhow::Result<Server> {
+        Ok(Server {
+            name: name.to_string(),
+            api: ChromaApi::new(url)?,
+            launch: None,
+            dir: PathBuf::new(),
+            port: 0,
+            child: None,
+        })
+    }
+
+    /// Starts `launch` with its data in `dir` and waits until it answers.
+    pub async fn start(name: &str, launch: Launch, dir: &Path) -> anyhow::Result<Server> {
+        let port = free_port()?;
+        let mut server = Server {
+            name: name.to_string(),
+            api: ChromaApi::new(&format!("http://127.0.0.1:{port}"))?,
+            launch: Some(launch),
+            dir: dir.to_path_buf(),
+            port,
+            child: None,
+        };
+        server.spawn().await?;
+        Ok(server)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let Some(launch) = &self.launch else {
+            return Ok(());
+        };
+        std::fs::create_dir_all(&self.dir)?;
+        let fill = |a: &String| {
+            a.replace("{port}", &self.port.to_string())
+                .replace("{dir}", &self.dir.to_string_lossy())
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.with_extension("log"))?;
+        let child = Command::new(&launch.program)
+            .args(launch.args.iter().map(fill))
+            .envs(launch.env.iter().cloned())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", launch.program.display()))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !self.api.is_up().await {
+            if let Some(child) = self.child.as_mut() {
+                if let Some(status) = child.try_wait()? {
+                    bail!(
+                        "{} exited ({status}) before answering; see {}",
+                        self.name,
+                        self.dir.with_extension("log").display()
+                    );
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("{} did not answer within 120 s", self.name);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(())
+    }
+
+    /// Stops the process gracefully (SIGTERM, then a kill after 30 s).
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        if let Some(pid) = child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        if tokio::time::timeout(Duration::from_secs(30), child.wait())
+            .await
+            .is_err()
+        {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// Stops and starts again on the same data, with `cleared` (a cache directory, say)
+    /// deleted in between.
+    pub async fn restart(&mut self, cleared: Option<&Path>) -> anyhow::Result<()> {
+        self.stop().await?;
+        if let Some(path) = cleared {
+            if path.exists() {
+                std::fs::remove_dir_all(path)?;
+            }
+        }
+        self.spawn().await
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Resident memory of the server's process tree, when it is ours to see.
+    pub fn rss_mb(&self) -> Option<f64> {
+        self.child.as_ref().and_then(Child::id).map(rss_mb_of_tree)
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
