@@ -33,29 +33,92 @@ impl Distance {
     /// computed once per query rather than once per candidate.
     pub fn compute(&self, query: &[f32], query_norm: f32, v: &[f32]) -> f32 {
         match self {
-            Distance::L2 => query
-                .iter()
-                .zip(v)
-                .map(|(a, b)| {
-                    let d = a - b;
-                    d * d
-                })
-                .sum(),
+            Distance::L2 => squared_l2(query, v),
             Distance::Ip => 1.0 - dot(query, v),
             Distance::Cosine => {
-                let vn = norm(v);
+                let (dot, squared_norm) = dot_and_squared_norm(query, v);
+                let vn = squared_norm.sqrt();
                 if query_norm == 0.0 || vn == 0.0 {
                     1.0
                 } else {
-                    1.0 - dot(query, v) / (query_norm * vn)
+                    1.0 - dot / (query_norm * vn)
                 }
             }
         }
     }
+
+    /// The same distance to a vector stored as little-endian f32 bytes, read in place when the
+    /// bytes are aligned (as cluster blocks lay them out), so a scan needs no decoded copy.
+    pub fn compute_le(&self, query: &[f32], query_norm: f32, v: &[u8]) -> f32 {
+        if cfg!(target_endian = "little") {
+            // SAFETY: every bit pattern is a valid f32, and align_to only yields the aligned
+            // middle part.
+            let (head, floats, tail) = unsafe { v.align_to::<f32>() };
+            if head.is_empty() && tail.is_empty() {
+                return self.compute(query, query_norm, floats);
+            }
+        }
+        self.compute(query, query_norm, &crate::index::f32s_from_le(v))
+    }
+}
+
+/// Lanes summed apart: independent accumulators let the compiler use SIMD registers (one
+/// running f32 sum cannot be reordered, so it would stay scalar).
+const LANES: usize = 8;
+
+fn squared_l2(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let mut sum: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for l in 0..LANES {
+            let d = x[l] - y[l];
+            acc[l] += d * d;
+        }
+    }
+    sum += acc.iter().sum::<f32>();
+    sum
 }
 
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut acc = [0.0f32; LANES];
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let mut sum: f32 = ac
+        .remainder()
+        .iter()
+        .zip(bc.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ac.zip(bc) {
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    sum += acc.iter().sum::<f32>();
+    sum
+}
+
+/// `a · b` and `b · b` in one pass.
+fn dot_and_squared_norm(a: &[f32], b: &[f32]) -> (f32, f32) {
+    let (mut d, mut n) = ([0.0f32; LANES], [0.0f32; LANES]);
+    let (ac, bc) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+    let (mut dot, mut squared) = (0.0f32, 0.0f32);
+    for (x, y) in ac.remainder().iter().zip(bc.remainder()) {
+        dot += x * y;
+        squared += y * y;
+    }
+    for (x, y) in ac.zip(bc) {
+        for l in 0..LANES {
+            d[l] += x[l] * y[l];
+            n[l] += y[l] * y[l];
+        }
+    }
+    (dot + d.iter().sum::<f32>(), squared + n.iter().sum::<f32>())
 }
 
 pub fn norm(a: &[f32]) -> f32 {
@@ -76,5 +139,29 @@ mod tests {
         let same = [3.0, 0.0];
         assert!(Distance::Cosine.compute(&q, norm(&q), &same).abs() < 1e-6);
         assert_eq!(Distance::Ip.compute(&q, norm(&q), &same), -2.0);
+    }
+
+    #[test]
+    fn bytes_and_floats_give_the_same_distance() {
+        let q: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
+        let v: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos()).collect();
+        let bytes: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
+        for d in [Distance::L2, Distance::Ip, Distance::Cosine] {
+            let naive = match d {
+                Distance::L2 => q
+                    .iter()
+                    .zip(&v)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f32>(),
+                Distance::Ip => 1.0 - q.iter().zip(&v).map(|(a, b)| a * b).sum::<f32>(),
+                Distance::Cosine => {
+                    let dot: f32 = q.iter().zip(&v).map(|(a, b)| a * b).sum();
+                    1.0 - dot / (norm(&q) * v.iter().map(|b| b * b).sum::<f32>().sqrt())
+                }
+            };
+            let from_floats = d.compute(&q, norm(&q), &v);
+            assert_eq!(from_floats, d.compute_le(&q, norm(&q), &bytes));
+            assert!((from_floats - naive).abs() < 1e-4, "{d:?}");
+        }
     }
 }

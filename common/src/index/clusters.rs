@@ -7,6 +7,7 @@ use bytes::Bytes;
 
 use super::Loc;
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::distance::Distance;
 use crate::record::{parse_stored_metadata, stored_metadata, Metadata, Record};
 
 /// A record without its embedding.
@@ -97,7 +98,9 @@ pub fn encode_cluster(members: &[(u32, &Record)], dimension: usize, out: &mut Ve
 #[derive(Debug, Clone)]
 pub struct ClusterRows {
     pub ordinals: Vec<u32>,
-    pub vectors: Vec<f32>,
+    /// The vectors as stored (little-endian f32): scanned in place, decoded only for results.
+    vectors: Bytes,
+    dimension: usize,
     payload_ends: Vec<u32>,
     payloads: Bytes,
 }
@@ -111,8 +114,19 @@ impl ClusterRows {
         self.ordinals.is_empty()
     }
 
-    pub fn vector(&self, i: usize, dimension: usize) -> &[f32] {
-        &self.vectors[i * dimension..(i + 1) * dimension]
+    fn vector_bytes(&self, i: usize) -> &[u8] {
+        let size = self.dimension * 4;
+        &self.vectors[i * size..(i + 1) * size]
+    }
+
+    /// Row `i`'s vector, decoded.
+    pub fn vector(&self, i: usize) -> Vec<f32> {
+        f32s_from_le(self.vector_bytes(i))
+    }
+
+    /// Distance from `query` to row `i`'s vector, without decoding it.
+    pub fn distance(&self, i: usize, distance: Distance, query: &[f32], query_norm: f32) -> f32 {
+        distance.compute_le(query, query_norm, self.vector_bytes(i))
     }
 
     pub fn payload(&self, i: usize) -> Result<Payload, DecodeError> {
@@ -130,9 +144,10 @@ pub fn decode_cluster(block: Bytes, dimension: usize) -> Result<ClusterRows, Dec
     let n = r.u32()? as usize;
     let ordinals = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
     let payload_ends = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
-    let raw = r.take(n * dimension * 4)?;
-    let vectors = f32s_from_le(raw);
+    let start = r.position();
+    r.take(n * dimension * 4)?;
     let at = r.position();
+    let vectors = block.slice(start..at);
     let payloads = block.slice(at..);
     if payload_ends
         .last()
@@ -145,6 +160,7 @@ pub fn decode_cluster(block: Bytes, dimension: usize) -> Result<ClusterRows, Dec
     Ok(ClusterRows {
         ordinals,
         vectors,
+        dimension,
         payload_ends,
         payloads,
     })

@@ -63,10 +63,7 @@ pub async fn read_all_records(
                         "ordinal {ordinal} out of range"
                     )))
                 })?;
-                *slot = Some((
-                    payload.into_record(rows.vector(i, dimension).to_vec()),
-                    c as u32,
-                ));
+                *slot = Some((payload.into_record(rows.vector(i)), c as u32));
             }
         }
     }

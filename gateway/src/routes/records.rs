@@ -342,9 +342,11 @@ async fn count(
         // Silt's tail is always bounded, so the bounded-WAL level is the strong one.
         Some("index_and_wal" | "index_and_bounded_wal") => Consistency::Strong,
         Some("index_only") => Consistency::Eventual,
-        Some(other) => return Err(ApiError::invalid(format!(
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
             "read_level must be index_and_wal, index_and_bounded_wal or index_only, not {other:?}"
-        ))),
+        )))
+        }
     };
     let c = resolve(&s, &tenant, &database, &id).await?;
     Ok(Json(json!(s.query.count(c.id, consistency).await?)))

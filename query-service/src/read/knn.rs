@@ -135,7 +135,7 @@ pub(crate) async fn execute_knn(
                     let ordinal = rows.ordinals[i];
                     if candidates.admits(ordinal) && !view.changed.contains_key(&ordinal) {
                         ranked.push(Ranked {
-                            distance: distance.compute(q, qn, rows.vector(i, dimension)),
+                            distance: rows.distance(i, distance, q, qn),
                             position: u64::from(ordinal),
                             source: Source::Cluster(c, i),
                         });
@@ -155,9 +155,7 @@ pub(crate) async fn execute_knn(
                 Ok(match r.source {
                     Source::Cluster(c, i) => {
                         let rows = &clusters[&c];
-                        let rec = rows
-                            .payload(i)?
-                            .into_record(rows.vector(i, dimension).to_vec());
+                        let rec = rows.payload(i)?.into_record(rows.vector(i));
                         matcher.matches(&rec).then_some(rec)
                     }
                     Source::Fetched(j) => {
@@ -338,23 +336,34 @@ fn finish(
     request: &KnnRequest,
     mut resolve: impl FnMut(&Ranked) -> Result<Option<Record>, ReadError>,
 ) -> Result<Vec<Scored>, ReadError> {
-    ranked.sort_by(|a, b| {
+    let order = |a: &Ranked, b: &Ranked| {
         a.distance
             .partial_cmp(&b.distance)
             .unwrap_or(Ordering::Equal)
             .then(a.position.cmp(&b.position))
-    });
+    };
     let mut out = Vec::with_capacity(request.n_results);
-    for r in &ranked {
-        if out.len() >= request.n_results {
-            break;
+    // Only the best few are put in order: a window twice the answer, doubled each time
+    // verification rejects enough of it. Sorting every candidate cost more than scoring them.
+    let (mut start, mut window) = (0, (request.n_results * 2).max(16));
+    while start < ranked.len() && out.len() < request.n_results {
+        let end = (start + window).min(ranked.len());
+        if end < ranked.len() {
+            ranked[start..].select_nth_unstable_by(end - start - 1, order);
         }
-        if let Some(rec) = resolve(r)? {
-            out.push(Scored {
-                record: project(&rec, request.include),
-                distance: r.distance,
-            });
+        ranked[start..end].sort_by(order);
+        for r in &ranked[start..end] {
+            if out.len() >= request.n_results {
+                break;
+            }
+            if let Some(rec) = resolve(r)? {
+                out.push(Scored {
+                    record: project(&rec, request.include),
+                    distance: r.distance,
+                });
+            }
         }
+        (start, window) = (end, window * 2);
     }
     Ok(out)
 }
