@@ -23,17 +23,7 @@ pub struct Launch {
 impl Launch {
     /// `silt run` from the running binary, with `extra` flags.
     pub fn silt(extra: &[String]) -> anyhow::Result<Launch> {
-        let mut args: Vec<String> = [
-            "run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--path",
-            "{dir}",
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut args = run_args();
         args.extend_from_slice(extra);
         Ok(Launch {
             program: std::env::current_exe().context("locating the silt binary")?,
@@ -44,22 +34,28 @@ impl Launch {
 
     /// `chroma run`: the reference server from `pip install chromadb`.
     pub fn chroma(program: &Path) -> Launch {
-        let args = [
-            "run",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "{port}",
-            "--path",
-            "{dir}",
-        ];
         Launch {
             program: program.to_path_buf(),
-            args: args.map(String::from).to_vec(),
+            args: run_args(),
             // Nothing may leave the machine.
             env: vec![("ANONYMIZED_TELEMETRY".into(), "False".into())],
         }
     }
+}
+
+/// `silt run` and `chroma run` take the same flags for where to listen and keep data.
+fn run_args() -> Vec<String> {
+    [
+        "run",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "{port}",
+        "--path",
+        "{dir}",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 pub struct Server {

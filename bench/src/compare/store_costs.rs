@@ -143,14 +143,17 @@ async fn run(
         .await?;
     let start = counters(silt).await?;
     let (mut puts, mut put_bytes, mut times) = (0u64, 0u64, Vec::new());
+    // One read of the counters between batches: the "after" of one is the "before" of the next.
+    let mut before = start.clone();
     for batch in &requests.batches {
-        let before = counters(silt).await?;
         let t = std::time::Instant::now();
         silt.api.add(&collection, batch).await?;
         times.push(workload::ms(t.elapsed()));
-        let d = counters(silt).await?.since(&before);
+        let after = counters(silt).await?;
+        let d = after.since(&before);
         puts += d.requests("log", "put");
         put_bytes += d.bytes("log", "put");
+        before = after;
     }
     let records: usize = requests.batch_sizes.iter().sum();
     let indexed_after_s =
