@@ -2,10 +2,11 @@
 //! configuration gives the defaults; an operator may override any of them per tenant in the
 //! catalog (`silt admin set-quotas`).
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Limits {
     /// Most records in one write, ids in one delete, or query embeddings in one query.

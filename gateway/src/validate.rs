@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 
 use base64::Engine;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use silt_common::filter::{Where, WhereDocument};
@@ -47,7 +48,7 @@ pub fn plain_name(what: &str, name: &str) -> ApiResult<()> {
 }
 
 /// An embedding sent either as a JSON list of numbers or as base64 of little-endian f32.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(untagged)]
 pub enum EmbeddingInput {
     Floats(Vec<f64>),
@@ -82,7 +83,10 @@ impl EmbeddingInput {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Records to add, upsert or update, column by column: every list has one entry per id.
+/// Add and upsert need embeddings; update changes only the fields it sends.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[schemars(rename = "CollectionRecordsPayload")]
 pub struct BatchBody {
     pub ids: Vec<String>,
     #[serde(default)]
@@ -90,6 +94,7 @@ pub struct BatchBody {
     #[serde(default)]
     pub documents: Option<Vec<Option<String>>>,
     #[serde(default)]
+    #[schemars(with = "Option<Vec<Option<crate::wire::MetadataUpdate>>>")]
     pub metadatas: Option<Vec<Option<Value>>>,
     #[serde(default)]
     pub uris: Option<Vec<Option<String>>>,

@@ -14,11 +14,11 @@ use silt_common::keys::log_fragment;
 use silt_common::record::{LogEntry, OperationRecord};
 use silt_common::storage::{put_if_absent, DynStore, FenceError};
 use silt_common::{CollectionId, SiltError, SiltResult};
-use silt_sysdb::SysDb;
+use silt_sysdb::{LogCommit, SysDb};
 use tokio::sync::oneshot;
 
 use crate::fragment::encode_fragment;
-use crate::recovery::{read_after, read_fragment};
+use crate::recovery::{read_after, read_fragment, read_fragment_bytes};
 use crate::{AppendReceipt, LogConfig, LogError};
 
 pub(crate) struct Shared {
@@ -26,11 +26,32 @@ pub(crate) struct Shared {
     pub sysdb: SysDb,
     pub config: LogConfig,
     pub epoch: Instant,
+    /// Fragments to collect once their grace period has passed.
+    pub gc_queue: Mutex<Vec<GcItem>>,
+}
+
+pub(crate) struct GcItem {
+    pub due: Instant,
+    pub collection: CollectionId,
+    pub compacted_offset: u64,
 }
 
 impl Shared {
     pub fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Fragments of `collection` wholly at or below `compacted_offset` become garbage once the
+    /// grace period has passed (readers of older versions may still need them until then).
+    pub fn schedule_gc(&self, collection: CollectionId, compacted_offset: u64) {
+        self.gc_queue
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(GcItem {
+                due: Instant::now() + self.config.gc_grace,
+                collection,
+                compacted_offset,
+            });
     }
 }
 
@@ -184,9 +205,41 @@ impl CollectionLog {
         loop {
             let first = tail.next_offset;
             let bytes = encode_fragment(self.id, first, &records);
-            match put_if_absent(shared.store.as_ref(), &log_fragment(self.id, first), bytes).await {
+            let put = put_if_absent(
+                shared.store.as_ref(),
+                &log_fragment(self.id, first),
+                bytes.clone(),
+            )
+            .await;
+            let put = match put {
+                // The store's client retries a PUT whose answer was lost (a reset connection, a
+                // 5xx after the write): the retry then finds the key taken by this very PUT.
+                // Adopting it as another writer's fragment would write these records twice.
+                Err(FenceError::AlreadyExists(_)) => {
+                    match read_fragment_bytes(&shared.store, self.id, first).await {
+                        Ok(theirs) if theirs == bytes => Ok(()),
+                        Ok(_) => put,
+                        Err(e) => {
+                            // Collected since (this node is far behind): recover first.
+                            tail.recovered_at = None;
+                            return Err(e);
+                        }
+                    }
+                }
+                other => other,
+            };
+            match put {
                 Ok(()) => {
                     let last = first + records.len() as u64 - 1;
+                    // Memory learns of the fragment only once the catalog has accepted it: a
+                    // fenced fragment must never be served from here.
+                    if let Err(e) = self.fence(shared, first, last).await {
+                        // Whatever this node believed about the log is suspect (fenced), or the
+                        // position may be unrecorded (catalog error): re-read before the next
+                        // append or read.
+                        tail.recovered_at = None;
+                        return Err(e);
+                    }
                     tail.entries
                         .extend(records.into_iter().enumerate().map(|(i, record)| LogEntry {
                             offset: first + i as u64,
@@ -194,16 +247,53 @@ impl CollectionLog {
                         }));
                     tail.next_offset = last + 1;
                     tail.recovered_at = Some(Instant::now());
-                    shared.sysdb.advance_log_position(self.id, last).await?;
                     return Ok(first);
                 }
                 Err(FenceError::AlreadyExists(_)) => {
                     // Another writer holds this position: adopt its fragment and try the next.
-                    let theirs = read_fragment(&shared.store, self.id, first).await?;
+                    let theirs = match read_fragment(&shared.store, self.id, first).await {
+                        Ok(theirs) => theirs,
+                        Err(e) => {
+                            tail.recovered_at = None;
+                            return Err(e);
+                        }
+                    };
                     tail.next_offset = theirs.last_offset() + 1;
                     tail.entries.extend(theirs.entries);
                 }
                 Err(FenceError::Store(e)) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// The catalog-side fence (see `SysDb::commit_log_position`): the fragment `first..=last`,
+    /// already durable, counts only if the collection is not compacted past `first`. A fenced
+    /// fragment is left where it is: it may be a legitimate fragment that another node adopted
+    /// and compacted while this one was paused, which a reader of an older version can still
+    /// need within the grace period. Readers of the current version never read it (they start
+    /// after the compacted offset, past it), `read_after` skips a fragment that overlaps its
+    /// successor, and garbage collection is scheduled so it goes after the grace period.
+    async fn fence(&self, shared: &Shared, first: u64, last: u64) -> Result<(), LogError> {
+        match shared
+            .sysdb
+            .commit_log_position(self.id, first, last)
+            .await?
+        {
+            LogCommit::Committed => Ok(()),
+            LogCommit::Fenced { compacted_offset } => {
+                tracing::warn!(
+                    collection = %self.id,
+                    first,
+                    last,
+                    compacted_offset,
+                    "stale log writer fenced: its fragment is below the compacted offset and is not acknowledged"
+                );
+                shared.schedule_gc(self.id, compacted_offset);
+                Err(LogError::Fenced {
+                    collection: self.id.to_string(),
+                    first,
+                    compacted_offset,
+                })
             }
         }
     }
@@ -217,13 +307,32 @@ impl CollectionLog {
         {
             return Ok(());
         }
-        let collection = shared.sysdb.get_collection(self.id).await?;
+        // A compaction and its garbage collection can run between reading the compacted offset
+        // and listing the fragments (this node was paused in between): the fragments after the
+        // old offset are gone, a gap. The catalog then has a newer offset; start again from it.
+        let mut collection = shared.sysdb.get_collection(self.id).await?;
+        let mut attempts = 0;
+        let entries = loop {
+            match read_after(&shared.store, self.id, collection.compacted_offset).await {
+                Ok(entries) => break entries,
+                Err(e @ LogError::Gap { .. }) if attempts < 3 => {
+                    let now = shared.sysdb.get_collection(self.id).await?;
+                    if now.compacted_offset == collection.compacted_offset {
+                        return Err(e);
+                    }
+                    collection = now;
+                    attempts += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let compacted = collection.compacted_offset;
-        let entries = read_after(&shared.store, self.id, compacted).await?;
         if let Some(last) = entries.last() {
             if last.offset > collection.log_position {
                 // A writer died between its PUT and recording the position: record it now, or
-                // the compactor would never learn of those writes.
+                // the compactor would never learn of those writes. Everything read after the
+                // compacted offset is the real log (a fenced stale fragment lies at or below
+                // it), so this needs no fence.
                 shared
                     .sysdb
                     .advance_log_position(self.id, last.offset)
@@ -248,11 +357,21 @@ impl CollectionLog {
         if known_position >= tail.next_offset {
             // Another node appended since this one last looked (routing moved the collection
             // and back): fetch what it wrote, so this read still sees every acknowledged write.
-            let newer = read_after(&shared.store, self.id, tail.next_offset - 1).await?;
-            if let Some(last) = newer.last() {
-                tail.next_offset = last.offset + 1;
+            match read_after(&shared.store, self.id, tail.next_offset - 1).await {
+                Ok(newer) => {
+                    if let Some(last) = newer.last() {
+                        tail.next_offset = last.offset + 1;
+                    }
+                    tail.entries.extend(newer);
+                }
+                Err(LogError::Gap { .. }) => {
+                    // What this node missed was compacted and collected meanwhile: start over
+                    // from the catalog's compacted offset.
+                    tail.recovered_at = None;
+                    self.ensure_fresh(shared, &mut tail).await?;
+                }
+                Err(e) => return Err(e),
             }
-            tail.entries.extend(newer);
         }
         if after < tail.compacted_offset {
             // The caller holds an older version than this node knows of; what it is missing was

@@ -25,12 +25,23 @@ pub enum LogError {
     },
     #[error("the log writer for this collection stopped")]
     WriterGone,
+    /// The catalog refused a fragment that starts at or below the compacted offset: this writer
+    /// chose its offset before another node's writes there were compacted and collected. The
+    /// write is not acknowledged; the writer re-reads the log before its next attempt.
+    #[error("log fragment {first} of collection {collection} was fenced: the collection is compacted up to {compacted_offset}")]
+    Fenced {
+        collection: String,
+        first: u64,
+        compacted_offset: u64,
+    },
 }
 
 impl From<LogError> for SiltError {
     fn from(e: LogError) -> Self {
         let kind = match &e {
-            LogError::Store(_) | LogError::WriterGone => ErrorKind::Unavailable,
+            LogError::Store(_) | LogError::WriterGone | LogError::Fenced { .. } => {
+                ErrorKind::Unavailable
+            }
             LogError::SysDb(SysDbError::NotFound(_)) => ErrorKind::NotFound,
             LogError::SysDb(SysDbError::Database(_)) => ErrorKind::Unavailable,
             LogError::SysDb(_) | LogError::Corrupt { .. } | LogError::Gap { .. } => {

@@ -14,21 +14,14 @@ use silt_common::{CollectionId, SiltError, SiltResult};
 use silt_sysdb::SysDb;
 use tokio::task::JoinHandle;
 
-use crate::collection_log::{CollectionLog, Shared};
+use crate::collection_log::{CollectionLog, GcItem, Shared};
 use crate::recovery::list_fragments;
 use crate::{AppendReceipt, LogConfig, LogError, LogService};
-
-struct GcItem {
-    due: Instant,
-    collection: CollectionId,
-    compacted_offset: u64,
-}
 
 #[derive(Clone)]
 pub struct ObjectLog {
     shared: Arc<Shared>,
     collections: Arc<Mutex<HashMap<CollectionId, Arc<CollectionLog>>>>,
-    gc_queue: Arc<Mutex<Vec<GcItem>>>,
 }
 
 impl ObjectLog {
@@ -39,9 +32,9 @@ impl ObjectLog {
                 sysdb,
                 config,
                 epoch: Instant::now(),
+                gc_queue: Mutex::default(),
             }),
             collections: Arc::default(),
-            gc_queue: Arc::default(),
         }
     }
 
@@ -54,6 +47,10 @@ impl ObjectLog {
             .clone();
         log.touch(now);
         log
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.shared.config
     }
 
     /// Number of collections whose state is held in memory.
@@ -78,35 +75,58 @@ impl ObjectLog {
     /// period has passed. Returns the number of fragments deleted.
     pub async fn collect_garbage(&self, now: Instant) -> Result<usize, LogError> {
         let due: Vec<GcItem> = {
-            let mut queue = self.gc_queue.lock().unwrap_or_else(|p| p.into_inner());
+            let mut queue = self
+                .shared
+                .gc_queue
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             let (due, later) = queue.drain(..).partition(|item| item.due <= now);
             *queue = later;
             due
         };
         let mut deleted = 0;
-        for item in due {
-            let firsts = list_fragments(&self.shared.store, item.collection).await?;
-            // Fragment i ends where fragment i+1 begins; the newest one is kept (its end is not
-            // known without a GET, and one fragment costs nothing).
-            let doomed: Vec<_> = firsts
-                .windows(2)
-                .filter(|w| w[1] <= item.compacted_offset + 1)
-                .map(|w| Ok(log_fragment(item.collection, w[0])))
-                .collect();
-            let n = doomed.len();
-            let mut results = self
-                .shared
-                .store
-                .delete_stream(futures::stream::iter(doomed).boxed());
-            while let Some(r) = results.next().await {
-                match r {
-                    Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(e) => return Err(e.into()),
+        let mut items = due.into_iter();
+        while let Some(item) = items.next() {
+            match self.collect_one(&item).await {
+                Ok(n) => deleted += n,
+                Err(e) => {
+                    // The store failed (a fault or an outage): keep this item and the rest for
+                    // the next round, or their fragments would stay forever.
+                    let mut queue = self
+                        .shared
+                        .gc_queue
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner());
+                    queue.push(item);
+                    queue.extend(items);
+                    return Err(e);
                 }
             }
-            deleted += n;
         }
         Ok(deleted)
+    }
+
+    async fn collect_one(&self, item: &GcItem) -> Result<usize, LogError> {
+        let firsts = list_fragments(&self.shared.store, item.collection).await?;
+        // Fragment i ends where fragment i+1 begins; the newest one is kept (its end is not
+        // known without a GET, and one fragment costs nothing).
+        let doomed: Vec<_> = firsts
+            .windows(2)
+            .filter(|w| w[1] <= item.compacted_offset + 1)
+            .map(|w| Ok(log_fragment(item.collection, w[0])))
+            .collect();
+        let n = doomed.len();
+        let mut results = self
+            .shared
+            .store
+            .delete_stream(futures::stream::iter(doomed).boxed());
+        while let Some(r) = results.next().await {
+            match r {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(n)
     }
 
     /// Runs garbage collection and idle eviction every `every` until the task is aborted.
@@ -154,14 +174,7 @@ impl LogService for ObjectLog {
 
     async fn mark_compacted(&self, collection: CollectionId, offset: u64) -> SiltResult<()> {
         self.collection(collection).mark_compacted(offset).await;
-        self.gc_queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(GcItem {
-                due: Instant::now() + self.shared.config.gc_grace,
-                collection,
-                compacted_offset: offset,
-            });
+        self.shared.schedule_gc(collection, offset);
         Ok(())
     }
 }

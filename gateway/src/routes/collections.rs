@@ -4,12 +4,14 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::{Extension, Json};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use silt_common::distance::Distance;
 use silt_common::{CollectionId, SiltError};
 use silt_sysdb::{Collection, CollectionUpdate, NewCollection};
 
+use super::openapi::op;
 use super::tenants::{page, Page};
 use super::{route, Route, DB_PATH};
 use crate::body::Body;
@@ -23,32 +25,80 @@ pub(crate) fn routes() -> Vec<Route> {
     let all = format!("{DB_PATH}/collections");
     let one = format!("{DB_PATH}/collections/{{collection}}");
     vec![
-        route(Method::GET, &all, Read, list),
-        route(Method::POST, &all, Write, create),
+        route(Method::GET, &all, Read, list).doc(
+            op(
+                "list_collections",
+                "Collection",
+                "The database's collections",
+            )
+            .query::<Page>()
+            .ok::<Vec<wire::CollectionJson>>(),
+        ),
+        route(Method::POST, &all, Write, create).doc(
+            op(
+                "create_collection",
+                "Collection",
+                "Creates a collection (or gets it, with get_or_create)",
+            )
+            .body::<CreateBody>()
+            .ok::<wire::CollectionJson>(),
+        ),
         route(
             Method::GET,
             format!("{DB_PATH}/collections_count"),
             Read,
             count,
+        )
+        .doc(
+            op(
+                "count_collections",
+                "Collection",
+                "How many collections the database holds",
+            )
+            .ok::<u64>(),
         ),
         route(
             Method::GET,
             format!("{DB_PATH}/collections/by-id/{{id}}"),
             Read,
             get_by_id,
+        )
+        .doc(
+            op("get_collection_by_id", "Collection", "A collection by id")
+                .ok::<wire::CollectionJson>(),
         ),
-        route(Method::GET, &one, Read, get_by_name),
-        route(Method::PUT, &one, Write, modify),
-        route(Method::DELETE, &one, Write, delete),
+        route(Method::GET, &one, Read, get_by_name).doc(
+            op("get_collection", "Collection", "A collection by name").ok::<wire::CollectionJson>(),
+        ),
+        route(Method::PUT, &one, Write, modify).doc(
+            op(
+                "update_collection",
+                "Collection",
+                "Renames a collection or replaces its metadata (the path names it by id)",
+            )
+            .body::<ModifyBody>()
+            .ok::<wire::Empty>(),
+        ),
+        route(Method::DELETE, &one, Write, delete).doc(
+            op(
+                "delete_collection",
+                "Collection",
+                "Deletes a collection by name",
+            )
+            .ok::<wire::Empty>(),
+        ),
     ]
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "CreateCollectionPayload")]
 struct CreateBody {
     name: String,
     #[serde(default)]
+    #[schemars(with = "Option<wire::Metadata>")]
     metadata: Option<Value>,
     #[serde(default)]
+    #[schemars(with = "Option<wire::CollectionConfiguration>")]
     configuration: Option<Value>,
     #[serde(default)]
     get_or_create: bool,
@@ -202,11 +252,13 @@ pub(crate) async fn resolve(
     Ok(c)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "UpdateCollectionPayload")]
 struct ModifyBody {
     #[serde(default)]
     new_name: Option<String>,
     #[serde(default)]
+    #[schemars(with = "Option<wire::Metadata>")]
     new_metadata: Option<Value>,
     #[serde(default)]
     #[allow(dead_code)]

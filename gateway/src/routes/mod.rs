@@ -1,9 +1,11 @@
 //! Every route of the API, in one table: method, path, the access it needs, and its handler.
 //! The router is built from this table only, and every entry runs behind the tenancy guard, so
 //! a route cannot be added without declaring who may call it — and the isolation test walks
-//! the same table.
+//! the same table. Each entry also carries its description (`.doc(...)`: operation id, query,
+//! body and answer types), from which `GET /openapi.json` is generated (`openapi.rs`).
 
 mod collections;
+mod openapi;
 mod records;
 mod system;
 mod tenants;
@@ -35,6 +37,7 @@ pub struct RouteSpec {
 pub(crate) struct Route {
     spec: RouteSpec,
     handler: MethodRouter<GatewayState>,
+    doc: Option<openapi::Doc>,
 }
 
 pub(crate) fn route<H, T>(
@@ -55,6 +58,15 @@ where
             access,
         },
         handler: on(filter, handler),
+        doc: None,
+    }
+}
+
+impl Route {
+    /// Describes the route for `/openapi.json`; every route must (a test checks).
+    pub(crate) fn doc(mut self, doc: openapi::Doc) -> Self {
+        self.doc = Some(doc);
+        self
     }
 }
 
@@ -64,6 +76,7 @@ fn all_routes() -> Vec<Route> {
         tenants::routes(),
         collections::routes(),
         records::routes(),
+        openapi::routes(),
     ]
     .into_iter()
     .flatten()
@@ -78,7 +91,7 @@ pub fn route_specs() -> Vec<RouteSpec> {
 pub fn router(state: GatewayState) -> Router {
     let body_limit = state.tenancy.defaults.max_request_bytes;
     let mut router = Router::new();
-    for Route { spec, handler } in all_routes() {
+    for Route { spec, handler, .. } in all_routes() {
         let guarded = handler.layer(from_fn_with_state(
             RouteGuard {
                 state: state.clone(),

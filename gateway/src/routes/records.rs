@@ -3,6 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::{Extension, Json};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use silt_common::record::{Operation, OperationRecord};
@@ -11,6 +12,7 @@ use silt_query_service::{Consistency, Filters, GetRequest, Include, KnnRequest};
 use silt_sysdb::Collection;
 
 use super::collections::resolve;
+use super::openapi::op;
 use super::{route, Route, DB_PATH};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
@@ -22,13 +24,68 @@ pub(crate) fn routes() -> Vec<Route> {
     use RouteAccess::*;
     let at = |op: &str| format!("{DB_PATH}/collections/{{id}}/{op}");
     vec![
-        route(Method::POST, at("add"), Write, add),
-        route(Method::POST, at("upsert"), Write, upsert),
-        route(Method::POST, at("update"), Write, update),
-        route(Method::POST, at("delete"), Write, delete),
-        route(Method::POST, at("get"), Read, get_records),
-        route(Method::POST, at("query"), Read, query),
-        route(Method::GET, at("count"), Read, count),
+        route(Method::POST, at("add"), Write, add).doc(
+            op(
+                "collection_add",
+                "Record",
+                "Adds records (embeddings required)",
+            )
+            .body::<BatchBody>()
+            .answers::<wire::Empty>(201),
+        ),
+        route(Method::POST, at("upsert"), Write, upsert).doc(
+            op(
+                "collection_upsert",
+                "Record",
+                "Adds records or replaces them by id (embeddings required)",
+            )
+            .body::<BatchBody>()
+            .ok::<wire::Empty>(),
+        ),
+        route(Method::POST, at("update"), Write, update).doc(
+            op(
+                "collection_update",
+                "Record",
+                "Changes existing records; fields not sent are kept",
+            )
+            .body::<BatchBody>()
+            .ok::<wire::Empty>(),
+        ),
+        route(Method::POST, at("delete"), Write, delete).doc(
+            op(
+                "collection_delete",
+                "Record",
+                "Deletes records by id and/or filter",
+            )
+            .body::<DeleteBody>()
+            .ok::<wire::Deleted>(),
+        ),
+        route(Method::POST, at("get"), Read, get_records).doc(
+            op("collection_get", "Record", "Records by id and/or filter")
+                .header::<wire::Consistency>("X-Silt-Consistency")
+                .body::<GetBody>()
+                .ok::<wire::GetResponse>(),
+        ),
+        route(Method::POST, at("query"), Read, query).doc(
+            op(
+                "collection_query",
+                "Record",
+                "Nearest records to each query embedding",
+            )
+            .header::<wire::Consistency>("X-Silt-Consistency")
+            .body::<QueryBody>()
+            .ok::<wire::QueryResponse>(),
+        ),
+        route(Method::GET, at("count"), Read, count).doc(
+            op(
+                "collection_count",
+                "Record",
+                "How many records the collection holds",
+            )
+            .query::<CountParams>()
+            .header::<wire::Consistency>("X-Silt-Consistency")
+            .ok::<u64>(),
+        ),
     ]
 }
 
@@ -128,13 +185,15 @@ async fn update(
     Ok(Json(json!({})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct FilterBody {
     #[serde(default)]
     ids: Option<Vec<String>>,
     #[serde(default, rename = "where")]
+    #[schemars(with = "Option<wire::Where>")]
     where_: Option<Value>,
     #[serde(default)]
+    #[schemars(with = "Option<wire::WhereDocument>")]
     where_document: Option<Value>,
 }
 
@@ -148,7 +207,9 @@ impl FilterBody {
     }
 }
 
-#[derive(Deserialize)]
+/// Deletes what matches `ids`, `where` and `where_document` (at least one of them).
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "DeleteCollectionRecordsPayload")]
 struct DeleteBody {
     #[serde(flatten)]
     filter: FilterBody,
@@ -205,7 +266,8 @@ async fn delete(
     Ok(Json(json!({ "deleted": matched.len() })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "GetRequestPayload")]
 struct GetBody {
     #[serde(flatten)]
     filter: FilterBody,
@@ -214,6 +276,7 @@ struct GetBody {
     #[serde(default)]
     offset: Option<usize>,
     #[serde(default)]
+    #[schemars(with = "Option<Vec<wire::IncludeField>>")]
     include: Option<Vec<String>>,
 }
 
@@ -247,7 +310,8 @@ async fn get_records(
     Ok(Json(wire::get_result(&records, projection, include)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "QueryRequestPayload")]
 struct QueryBody {
     #[serde(flatten)]
     filter: FilterBody,
@@ -255,6 +319,7 @@ struct QueryBody {
     #[serde(default = "default_n_results")]
     n_results: usize,
     #[serde(default)]
+    #[schemars(with = "Option<Vec<wire::IncludeField>>")]
     include: Option<Vec<String>>,
 }
 
@@ -324,8 +389,9 @@ fn consistency(headers: &HeaderMap) -> ApiResult<Consistency> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 struct CountParams {
+    #[schemars(with = "Option<wire::ReadLevel>")]
     read_level: Option<String>,
 }
 

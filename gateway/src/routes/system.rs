@@ -6,31 +6,73 @@ use axum::{Extension, Json};
 use serde_json::{json, Value};
 use silt_common::ErrorKind;
 
+use super::openapi::op;
 use super::{route, Route};
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{Caller, RouteAccess};
-use crate::GatewayState;
+use crate::{wire, GatewayState};
 
 pub(crate) fn routes() -> Vec<Route> {
     use RouteAccess::*;
     vec![
-        route(Method::GET, "/api/v2/heartbeat", Public, heartbeat),
-        route(Method::GET, "/api/v2/healthcheck", Public, healthcheck),
-        route(Method::GET, "/api/v2/version", Public, version),
-        route(Method::GET, "/healthz", Public, healthz),
+        route(Method::GET, "/api/v2/heartbeat", Public, heartbeat).doc(
+            op("heartbeat", "System", "Nanoseconds since the epoch")
+                .ok::<wire::HeartbeatResponse>(),
+        ),
+        route(Method::GET, "/api/v2/healthcheck", Public, healthcheck).doc(
+            op(
+                "healthcheck",
+                "System",
+                "Whether the server can reach its catalog",
+            )
+            .ok::<wire::HealthcheckResponse>(),
+        ),
+        route(Method::GET, "/api/v2/version", Public, version)
+            .doc(op("version", "System", "The Chroma API version Silt speaks").ok::<String>()),
+        route(Method::GET, "/healthz", Public, healthz).doc(
+            op(
+                "healthz",
+                "System",
+                "Liveness, the same path on every Silt role",
+            )
+            .text(),
+        ),
         route(
             Method::GET,
             "/api/v2/pre-flight-checks",
             Authenticated,
             pre_flight_checks,
+        )
+        .doc(
+            op(
+                "pre_flight_checks",
+                "System",
+                "The limits that apply to the caller's tenant",
+            )
+            .ok::<wire::PreFlightChecks>(),
         ),
         route(
             Method::GET,
             "/api/v2/auth/identity",
             Authenticated,
             identity,
+        )
+        .doc(
+            op(
+                "get_user_identity",
+                "Auth",
+                "The key's tenant and databases",
+            )
+            .ok::<wire::Identity>(),
         ),
-        route(Method::POST, "/api/v2/reset", Operator, reset),
+        route(Method::POST, "/api/v2/reset", Operator, reset).doc(
+            op(
+                "reset",
+                "System",
+                "Deletes everything (only with --allow-reset)",
+            )
+            .ok::<bool>(),
+        ),
     ]
 }
 

@@ -3,37 +3,64 @@
 use axum::extract::{Path, Query, State};
 use axum::http::Method;
 use axum::{Extension, Json};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::openapi::op;
 use super::{route, Route, DB_PATH};
 use crate::body::Body;
 use crate::error::ApiResult;
 use crate::tenancy::{Caller, RouteAccess};
 use crate::validate::plain_name;
-use crate::GatewayState;
+use crate::{wire, GatewayState};
 
 pub(crate) fn routes() -> Vec<Route> {
     use RouteAccess::*;
     let dbs = "/api/v2/tenants/{tenant}/databases";
     vec![
-        route(Method::POST, "/api/v2/tenants", Operator, create_tenant),
-        route(Method::GET, "/api/v2/tenants/{tenant}", Read, get_tenant),
-        route(Method::POST, dbs, TenantAdmin, create_database),
-        route(Method::GET, dbs, Read, list_databases),
-        route(Method::GET, DB_PATH, Read, get_database),
-        route(Method::DELETE, DB_PATH, TenantAdmin, delete_database),
+        route(Method::POST, "/api/v2/tenants", Operator, create_tenant).doc(
+            op("create_tenant", "Tenant", "Creates a tenant")
+                .body::<NameBody>()
+                .ok::<wire::Empty>(),
+        ),
+        route(Method::GET, "/api/v2/tenants/{tenant}", Read, get_tenant)
+            .doc(op("get_tenant", "Tenant", "A tenant by name").ok::<wire::Tenant>()),
+        route(Method::POST, dbs, TenantAdmin, create_database).doc(
+            op("create_database", "Database", "Creates a database")
+                .body::<NameBody>()
+                .ok::<wire::Empty>(),
+        ),
+        route(Method::GET, dbs, Read, list_databases).doc(
+            op("list_databases", "Database", "The tenant's databases")
+                .query::<Page>()
+                .ok::<Vec<wire::Database>>(),
+        ),
+        route(Method::GET, DB_PATH, Read, get_database)
+            .doc(op("get_database", "Database", "A database by name").ok::<wire::Database>()),
+        route(Method::DELETE, DB_PATH, TenantAdmin, delete_database).doc(
+            op(
+                "delete_database",
+                "Database",
+                "Deletes a database and its collections",
+            )
+            .ok::<wire::Empty>(),
+        ),
     ]
 }
 
-#[derive(Deserialize)]
+/// The name of the tenant or database to create.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "CreateNamePayload")]
 struct NameBody {
     name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, JsonSchema)]
 pub(crate) struct Page {
+    /// Most items to return.
     pub limit: Option<u32>,
+    /// Items to skip.
     #[serde(default)]
     pub offset: u32,
 }
