@@ -37,8 +37,10 @@ def fresh_database():
 
 
 class Node:
-    def __init__(self, role, port, log_path, extra):
+    def __init__(self, role, port, log_path, extra, name=None):
         self.role, self.port, self.log_path, self.extra = role, port, log_path, list(extra)
+        self.name = name or role
+        self.s3_endpoint = None  # set by SiltCluster
         self.proc = None
 
     @property
@@ -47,9 +49,14 @@ class Node:
 
 
 class SiltCluster:
-    """Same interface as the embedded SiltServer: start, stop, kill9, url, port, client."""
+    """Same interface as the embedded SiltServer: start, stop, kill9, url, port, client.
 
-    def __init__(self, path, allow_reset=True, extra=(), shape=None, role_extra=None):
+    `gateways` gateway processes are started (`gateway`, `url` and `port` are the first one's).
+    `s3_endpoint(node_name)` may give each process its own S3 endpoint (the nemesis test puts a
+    fault-injecting proxy there); by default every process talks to SILT_TEST_S3_ENDPOINT."""
+
+    def __init__(self, path, allow_reset=True, extra=(), shape=None, role_extra=None, gateways=1,
+                 s3_endpoint=None, rpc_timeout_ms=5000):
         endpoint = os.environ.get("SILT_TEST_S3_ENDPOINT")
         if not endpoint:
             raise RuntimeError("SILT_TEST_S3_ENDPOINT is not set: run the tests with scripts/test.sh")
@@ -66,21 +73,30 @@ class SiltCluster:
             extra.append("--insecure-no-auth")
         if allow_reset:
             extra.append("--allow-reset")
-        self.common = ["--catalog", self.catalog, "--store", self.store, "--s3-endpoint", endpoint,
+        self.s3_endpoint_for = s3_endpoint or (lambda name: endpoint)
+        self.common = ["--catalog", self.catalog, "--store", self.store,
                        "--s3-region", "us-east-1", "--heartbeat-ms", str(HEARTBEAT_MS),
                        "--membership-timeout-ms", str(MEMBERSHIP_TIMEOUT_MS),
-                       "--rpc-timeout-ms", "5000"] + extra
+                       "--rpc-timeout-ms", str(rpc_timeout_ms)] + extra
         if "--compaction-interval-ms" not in extra:
             self.common += ["--compaction-interval-ms", "100"]
         role_extra = role_extra or {}
         self.nodes = []
         for role, n in (shape or DEFAULT_SHAPE).items():
             for i in range(n):
-                self.nodes.append(Node(role, free_port(), os.path.join(path, f"{role}-{i}.log"),
-                                       role_extra.get(role, [])))
-        # The gateway logs to server.log, where the embedded server's tests look for it.
-        self.gateway = Node("gateway", free_port(), os.path.join(path, "server.log"), role_extra.get("gateway", []))
+                self.nodes.append(self._node(role, i, os.path.join(path, f"{role}-{i}.log"),
+                                             role_extra.get(role, [])))
+        # The (first) gateway logs to server.log, where the embedded server's tests look for it.
+        self.gateways = [self._node("gateway", i, os.path.join(path, "server.log" if i == 0 else f"gateway-{i}.log"),
+                                    role_extra.get("gateway", []))
+                         for i in range(gateways)]
+        self.gateway = self.gateways[0]
         self.port = self.gateway.port
+
+    def _node(self, role, i, log_path, extra):
+        node = Node(role, free_port(), log_path, extra, name=f"{role}-{i}")
+        node.s3_endpoint = self.s3_endpoint_for(node.name)
+        return node
 
     @property
     def url(self):
@@ -93,7 +109,8 @@ class SiltCluster:
         return [n for n in self.nodes if n.role == role]
 
     def start_node(self, node, extra=None):
-        args = [silt_binary(), node.role, "--port", str(node.port)] + self.common + node.extra + list(extra or [])
+        args = ([silt_binary(), node.role, "--port", str(node.port), "--s3-endpoint", node.s3_endpoint]
+                + self.common + node.extra + list(extra or []))
         if node.role == "query":
             # Each query node's disk cache in the test's directory, small; kept across restarts.
             args += ["--cache-dir", os.path.join(self.path, f"cache-{node.port}"), "--cache-disk-mb", "64"]
@@ -117,15 +134,20 @@ class SiltCluster:
         raise RuntimeError(f"silt {node.role} did not start within {timeout} s")
 
     def add_node(self, role, extra=()):
-        node = Node(role, free_port(), os.path.join(self.path, f"{role}-{len(self.role(role))}.log"), extra)
+        i = len(self.role(role))
+        node = self._node(role, i, os.path.join(self.path, f"{role}-{i}.log"), extra)
         self.nodes.append(node)
         return self.start_node(node)
+
+    def all_nodes(self):
+        return self.nodes + self.gateways
 
     def start(self):
         for node in self.nodes:
             self.start_node(node)
-        self.start_node(self.gateway)
-        self.wait_members(len(self.nodes) + 1)
+        for gateway in self.gateways:
+            self.start_node(gateway)
+        self.wait_members(len(self.all_nodes()))
         return self
 
     def members(self):
@@ -145,20 +167,30 @@ class SiltCluster:
         node.proc.send_signal(signal.SIGKILL)
         node.proc.wait()
 
+    @staticmethod
+    def pause_node(node):
+        """SIGSTOP: the process keeps its sockets but answers nothing, heartbeats nothing."""
+        node.proc.send_signal(signal.SIGSTOP)
+
+    @staticmethod
+    def resume_node(node):
+        node.proc.send_signal(signal.SIGCONT)
+
     def kill9(self):
         """Kills every process at once, like a power cut; `start` brings the cluster back."""
-        for node in self.nodes + [self.gateway]:
+        for node in self.all_nodes():
             if node.proc and node.proc.poll() is None:
                 node.proc.send_signal(signal.SIGKILL)
-        for node in self.nodes + [self.gateway]:
+        for node in self.all_nodes():
             if node.proc:
                 node.proc.wait()
 
     def stop(self):
-        for node in [self.gateway] + self.nodes:
+        for node in self.gateways + self.nodes:
             if node.proc and node.proc.poll() is None:
+                node.proc.send_signal(signal.SIGCONT)  # SIGTERM waits for a stopped process
                 node.proc.terminate()
-        for node in [self.gateway] + self.nodes:
+        for node in self.gateways + self.nodes:
             if node.proc:
                 try:
                     node.proc.wait(timeout=10)
