@@ -30,6 +30,10 @@ cargo test --workspace -- --include-ignored
 step "Python client compatibility (chromadb-client + pytest), embedded: silt run"
 (cd tests/compat && "$VENV/bin/python" -m pytest -q)
 
+step "API fuzzing: schemathesis from Silt's /openapi.json against silt run, auth off and on (SILT_FUZZ_SEED, SILT_FUZZ_EXAMPLES)"
+"$VENV/bin/python" tests/fuzz/fuzz.py --silt "$CARGO_TARGET_DIR/debug/silt" --auth \
+  --seed "${SILT_FUZZ_SEED:-1}" --max-examples "${SILT_FUZZ_EXAMPLES:-40}"
+
 step "The same compatibility suite against a cluster (gateway, 2 log, 3 query, compactor on Postgres + S3)"
 (cd tests/compat && SILT_COMPAT_TARGET=cluster "$VENV/bin/python" -m pytest -q)
 
