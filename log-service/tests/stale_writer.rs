@@ -8,6 +8,7 @@
 mod support;
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,13 +28,15 @@ use silt_sysdb::{SysDb, VersionRecord};
 use support::{catalog, new_collection, rec};
 use tokio::sync::{watch, Notify};
 
-/// A store whose log PUTs wait while `hold` is set; `arrived` is notified when one starts
-/// waiting.
+/// A store whose log PUTs wait while `hold` is set (`arrived` is notified when one starts
+/// waiting), and whose next log PUT, once `lose_answer` is set, is written but answered as the
+/// store client's retry of it would be: the key exists.
 #[derive(Debug)]
 struct HeldPuts {
     inner: DynStore,
     hold: watch::Sender<bool>,
     arrived: Notify,
+    lose_answer: AtomicBool,
 }
 
 impl HeldPuts {
@@ -42,6 +45,7 @@ impl HeldPuts {
             inner,
             hold: watch::channel(false).0,
             arrived: Notify::new(),
+            lose_answer: AtomicBool::new(false),
         })
     }
 }
@@ -65,6 +69,13 @@ impl ObjectStore for HeldPuts {
             let mut released = self.hold.subscribe();
             // The sender lives as long as the store, so this only ends on release.
             let _ = released.wait_for(|hold| !*hold).await;
+        }
+        if location.as_ref().contains("/log/") && self.lose_answer.swap(false, Ordering::SeqCst) {
+            self.inner.put_opts(location, payload, opts).await?;
+            return Err(object_store::Error::AlreadyExists {
+                path: location.to_string(),
+                source: "the retry of a PUT whose answer was lost".into(),
+            });
         }
         self.inner.put_opts(location, payload, opts).await
     }
@@ -259,4 +270,31 @@ async fn a_writer_that_outlived_the_grace_period_resyncs_instead_of_writing_belo
     let r = paused.append(c, vec![rec("a2".into())]).await.unwrap();
     assert_eq!(r.first_offset, 4);
     assert_eq!(ids_after(&paused, c, 3, 4).await, ["a2"]);
+}
+
+#[tokio::test]
+async fn a_put_retried_after_its_answer_was_lost_is_written_once() {
+    // The S3 client retries a PUT whose answer was lost (a reset, a 5xx after the write); the
+    // retry finds the key taken by the first attempt. That is this writer's own fragment, not
+    // another writer's: adopting it and writing the records again would log them twice.
+    let env = catalog().await;
+    let c = new_collection(&env.sysdb).await;
+    let store: DynStore = Arc::new(InMemory::new());
+    let lossy = HeldPuts::new(store.clone());
+    let log = ObjectLog::new(lossy.clone(), env.sysdb.clone(), config());
+    lossy.lose_answer.store(true, Ordering::SeqCst);
+    let r = log
+        .append(c, vec![rec("a".into()), rec("b".into())])
+        .await
+        .unwrap();
+    assert_eq!((r.first_offset, r.last_offset), (1, 2));
+    assert!(
+        !lossy.lose_answer.load(Ordering::SeqCst),
+        "the answer was lost"
+    );
+    let next = log.append(c, vec![rec("c".into())]).await.unwrap();
+    assert_eq!(next.first_offset, 3);
+    let fresh = ObjectLog::new(store, env.sysdb.clone(), config());
+    assert_eq!(ids_after(&fresh, c, 0, 3).await, ["a", "b", "c"]);
+    assert_eq!(env.sysdb.get_collection(c).await.unwrap().log_position, 3);
 }

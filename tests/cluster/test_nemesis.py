@@ -34,6 +34,7 @@ import httpx
 import pytest
 
 from cluster import MEMBERSHIP_TIMEOUT_MS, SiltCluster
+from common import free_port
 from s3_faults import FaultProxy
 
 SECONDS = float(os.environ.get("SILT_NEMESIS_SECONDS", "30"))
@@ -105,7 +106,8 @@ class History:
 def run_op(http, op, body, path):
     op.start = time.time()
     try:
-        r = http.post(f"{COLLECTIONS}/{op.cid}/{path}", json=body)
+        # The gateway's URL is read per request: a restarted gateway may have moved.
+        r = http.post(f"{op.gateway.url}{COLLECTIONS}/{op.cid}/{path}", json=body)
         op.status = r.status_code
         if 200 <= r.status_code < 300:
             op.outcome = "ok"
@@ -127,14 +129,14 @@ def client(n, cluster, cids, history, stop, seed):
     owned = {cid: [f"c{n}-k{i}" for i in range(KEYS_PER_CLIENT)] for cid in cids}
     for cid in cids:
         history.add_keys(cid, owned[cid])
-    https = [httpx.Client(base_url=g.url, timeout=CLIENT_TIMEOUT_S) for g in cluster.gateways]
+    https = [httpx.Client(timeout=CLIENT_TIMEOUT_S) for _ in cluster.gateways]
     seq = 0
     try:
         while not stop.is_set():
             seq += 1
             cid = rng.choice(cids)
-            g = rng.randrange(len(https))
-            http = https[g]
+            i = rng.randrange(len(https))
+            http, g = https[i], cluster.gateways[i]
             roll = rng.random()
             if roll < 0.30:
                 keys = rng.sample(owned[cid], rng.randint(1, 3))
@@ -235,8 +237,24 @@ class Nemesis:
         node = self._victim()
         self.cluster.kill_node(node)
         time.sleep(self.rng.uniform(0.3, 2.0))
-        self.cluster.start_node(node)
+        self._restart(node)
         return node.name
+
+    def _restart(self, node):
+        """Starts `node` again on its port, or on a new one if another process took it meanwhile
+        (this machine is shared: the port was free when the cluster was set up, not now)."""
+        for attempt in range(3):
+            try:
+                self.cluster.start_node(node)
+                time.sleep(0.2)  # a bind failure may come after a foreign /healthz answered
+                if node.proc.poll() is None:
+                    return
+            except RuntimeError:
+                if node.proc.poll() is None or attempt == 2:
+                    raise
+            print(f"  nemesis: {node.name} could not listen on {node.port}; moving it to a new port", flush=True)
+            node.port = free_port()
+        raise RuntimeError(f"{node.name} did not restart; see {node.log_path}")
 
     def pause(self, stop):
         node = self._victim()
@@ -436,6 +454,7 @@ def test_nemesis(tmp_path, proxy):
         for node in cluster.all_nodes():
             assert node.proc.poll() is None, f"{node.name} exited: see {node.log_path}"
         cluster.wait_members(len(cluster.all_nodes()))
+        http = httpx.Client(base_url=cluster.url, timeout=CLIENT_TIMEOUT_S)  # the gateway may have moved
         final = read_all(http, cids)
         wait_compacted(cluster, cids)
         final_compacted = read_all(http, cids)
@@ -469,7 +488,7 @@ def test_checker_finds_what_it_must():
     """The checker itself, on hand-made histories: it must flag each anomaly and nothing else."""
 
     def op(kind, key, value, start, end, outcome="ok", status=200, seen=None, cid="c"):
-        o = Op(kind, cid, [key], value, 0)
+        o = Op(kind, cid, [key], value, None)
         o.start, o.end, o.outcome, o.status, o.seen = start, end, outcome, status, seen
         return o
 
