@@ -18,7 +18,7 @@ use silt_sysdb::{LogCommit, SysDb};
 use tokio::sync::oneshot;
 
 use crate::fragment::encode_fragment;
-use crate::recovery::{read_after, read_fragment, read_fragment_bytes};
+use crate::recovery::{decode_at, read_after, read_fragment_bytes};
 use crate::{AppendReceipt, LogConfig, LogError};
 
 pub(crate) struct Shared {
@@ -202,23 +202,25 @@ impl CollectionLog {
                 limit,
             });
         }
+        let mut resyncs = 0;
         loop {
             let first = tail.next_offset;
             let bytes = encode_fragment(self.id, first, &records);
-            let put = put_if_absent(
+            let taken = match put_if_absent(
                 shared.store.as_ref(),
                 &log_fragment(self.id, first),
                 bytes.clone(),
             )
-            .await;
-            let put = match put {
-                // The store's client retries a PUT whose answer was lost (a reset connection, a
-                // 5xx after the write): the retry then finds the key taken by this very PUT.
-                // Adopting it as another writer's fragment would write these records twice.
+            .await
+            {
+                Ok(()) => None,
                 Err(FenceError::AlreadyExists(_)) => {
                     match read_fragment_bytes(&shared.store, self.id, first).await {
-                        Ok(theirs) if theirs == bytes => Ok(()),
-                        Ok(_) => put,
+                        // The store's client retries a PUT whose answer was lost (a reset, a 5xx
+                        // after the write): the retry finds the key taken by this very PUT.
+                        // Adopting it as another writer's would log these records twice.
+                        Ok(theirs) if theirs == bytes => None,
+                        Ok(theirs) => Some(theirs),
                         Err(e) => {
                             // Collected since (this node is far behind): recover first.
                             tail.recovered_at = None;
@@ -226,43 +228,50 @@ impl CollectionLog {
                         }
                     }
                 }
-                other => other,
-            };
-            match put {
-                Ok(()) => {
-                    let last = first + records.len() as u64 - 1;
-                    // Memory learns of the fragment only once the catalog has accepted it: a
-                    // fenced fragment must never be served from here.
-                    if let Err(e) = self.fence(shared, first, last).await {
-                        // Whatever this node believed about the log is suspect (fenced), or the
-                        // position may be unrecorded (catalog error): re-read before the next
-                        // append or read.
-                        tail.recovered_at = None;
-                        return Err(e);
-                    }
-                    tail.entries
-                        .extend(records.into_iter().enumerate().map(|(i, record)| LogEntry {
-                            offset: first + i as u64,
-                            record,
-                        }));
-                    tail.next_offset = last + 1;
-                    tail.recovered_at = Some(Instant::now());
-                    return Ok(first);
-                }
-                Err(FenceError::AlreadyExists(_)) => {
-                    // Another writer holds this position: adopt its fragment and try the next.
-                    let theirs = match read_fragment(&shared.store, self.id, first).await {
-                        Ok(theirs) => theirs,
-                        Err(e) => {
-                            tail.recovered_at = None;
-                            return Err(e);
-                        }
-                    };
-                    tail.next_offset = theirs.last_offset() + 1;
-                    tail.entries.extend(theirs.entries);
-                }
                 Err(FenceError::Store(e)) => return Err(e.into()),
+            };
+            let Some(theirs) = taken else {
+                let last = first + records.len() as u64 - 1;
+                // Memory learns of the fragment only once the catalog has accepted it: a fenced
+                // fragment must never be served from here.
+                if let Err(e) = self.fence(shared, first, last).await {
+                    // Whatever this node believed about the log is suspect (fenced), or the
+                    // position may be unrecorded (catalog error): re-read before the next
+                    // append or read.
+                    tail.recovered_at = None;
+                    return Err(e);
+                }
+                tail.entries
+                    .extend(records.into_iter().enumerate().map(|(i, record)| LogEntry {
+                        offset: first + i as u64,
+                        record,
+                    }));
+                tail.next_offset = last + 1;
+                tail.recovered_at = Some(Instant::now());
+                return Ok(first);
+            };
+            // Another writer holds this position. Adopt its fragment and try the next offset,
+            // but only if the catalog (read after the fragment) is not compacted past it: such
+            // a fragment may be a fenced stale writer's, written into a collected key, whose
+            // end lies anywhere; adopting it would put this writer's next offset inside a real
+            // fragment. A real fragment there means this node's view is old: re-read the log.
+            let theirs = decode_at(&theirs, self.id, first)?;
+            let compacted = shared.sysdb.get_collection(self.id).await?.compacted_offset;
+            if first <= compacted {
+                tail.recovered_at = None;
+                resyncs += 1;
+                if resyncs > 3 {
+                    return Err(LogError::Fenced {
+                        collection: self.id.to_string(),
+                        first,
+                        compacted_offset: compacted,
+                    });
+                }
+                self.ensure_fresh(shared, &mut tail).await?;
+                continue;
             }
+            tail.next_offset = theirs.last_offset() + 1;
+            tail.entries.extend(theirs.entries);
         }
     }
 

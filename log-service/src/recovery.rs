@@ -45,15 +45,22 @@ pub(crate) async fn read_fragment(
     collection: CollectionId,
     first: u64,
 ) -> Result<Fragment, LogError> {
-    let key: Path = log_fragment(collection, first);
-    let bytes = store.get(&key).await?.bytes().await?;
-    let fragment = decode_fragment(&bytes, collection).map_err(|source| LogError::Corrupt {
-        key: key.to_string(),
-        source,
-    })?;
+    let bytes = read_fragment_bytes(store, collection, first).await?;
+    decode_at(&bytes, collection, first)
+}
+
+/// Decodes the fragment stored at offset `first`, checking that its header agrees.
+pub(crate) fn decode_at(
+    bytes: &[u8],
+    collection: CollectionId,
+    first: u64,
+) -> Result<Fragment, LogError> {
+    let key = || log_fragment(collection, first).to_string();
+    let fragment = decode_fragment(bytes, collection)
+        .map_err(|source| LogError::Corrupt { key: key(), source })?;
     if fragment.first_offset != first {
         return Err(LogError::Corrupt {
-            key: key.to_string(),
+            key: key(),
             source: silt_common::codec::DecodeError::Invalid(format!(
                 "header says first offset {}",
                 fragment.first_offset

@@ -298,3 +298,62 @@ async fn a_put_retried_after_its_answer_was_lost_is_written_once() {
     assert_eq!(ids_after(&fresh, c, 0, 3).await, ["a", "b", "c"]);
     assert_eq!(env.sysdb.get_collection(c).await.unwrap().log_position, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_second_stale_writer_does_not_adopt_the_first_ones_fenced_fragment() {
+    // Two nodes held the same view (next offset 2) and were both stopped inside their PUTs. The
+    // first lands a long fragment at the collected key 2 and is fenced. The second then finds
+    // key 2 taken: adopting that fragment would put its next offset (7) past the real log's end
+    // (4), leaving a gap no reader could cross. It must re-read the log and write at 4.
+    let env = catalog().await;
+    let c = new_collection(&env.sysdb).await;
+    let store: DynStore = Arc::new(InMemory::new());
+    let (held_a, held_c) = (HeldPuts::new(store.clone()), HeldPuts::new(store.clone()));
+    let a = ObjectLog::new(held_a.clone(), env.sysdb.clone(), config());
+    let second = ObjectLog::new(held_c.clone(), env.sysdb.clone(), config());
+    let other = ObjectLog::new(store.clone(), env.sysdb.clone(), config());
+    a.append(c, vec![rec("a1".into())]).await.unwrap();
+    assert_eq!(ids_after(&second, c, 0, 1).await, ["a1"]); // its view: next offset 2
+
+    let mut pending = Vec::new();
+    for (held, log, ids) in [
+        (
+            &held_a,
+            &a,
+            (1..=5).map(|i| format!("stale{i}")).collect::<Vec<_>>(),
+        ),
+        (&held_c, &second, vec!["late".to_string()]),
+    ] {
+        held.hold.send_replace(true);
+        let arrived = held.arrived.notified();
+        let log = log.clone();
+        pending.push(tokio::spawn(async move {
+            log.append(c, ids.into_iter().map(rec).collect()).await
+        }));
+        tokio::time::timeout(Duration::from_secs(10), arrived)
+            .await
+            .expect("the PUT reached the store");
+    }
+    other.append(c, vec![rec("b1".into())]).await.unwrap();
+    other.append(c, vec![rec("b2".into())]).await.unwrap();
+    compact(&env.sysdb, &other, c, 1, 3).await;
+    assert!(store.head(&log_fragment(c, 2)).await.is_err());
+
+    held_a.hold.send_replace(false);
+    let late = pending.remove(1);
+    let fenced = pending.remove(0).await.unwrap().unwrap_err();
+    assert!(fenced.message.contains("fenced"), "{}", fenced.message);
+    held_c.hold.send_replace(false);
+    let receipt = late
+        .await
+        .unwrap()
+        .expect("the second writer re-reads and commits");
+    assert_eq!((receipt.first_offset, receipt.last_offset), (4, 4));
+
+    let next = other.append(c, vec![rec("b3".into())]).await.unwrap();
+    assert_eq!(next.first_offset, 5);
+    let fresh = ObjectLog::new(store, env.sysdb.clone(), config());
+    for log in [&a, &second, &other, &fresh] {
+        assert_eq!(ids_after(log, c, 3, 5).await, ["late", "b3"]);
+    }
+}
