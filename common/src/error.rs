@@ -3,6 +3,7 @@
 //! an HTTP status and Chroma's `{error, message}` body.
 
 use std::fmt;
+use std::sync::Arc;
 
 /// The few kinds a caller can act on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,6 +18,10 @@ pub enum ErrorKind {
     AlreadyExists,
     /// The request body or batch is larger than allowed (413).
     TooLarge,
+    /// The request body is not JSON as its Content-Type says (415). Refusing anything but
+    /// `application/json` is what keeps a web page from writing through a user's browser: such
+    /// a page can only send "simple" content types without a CORS preflight.
+    UnsupportedMediaType,
     /// The caller must slow down, e.g. the unindexed log tail is full (429).
     Backpressure,
     /// No credentials, or credentials that are not valid (401).
@@ -32,12 +37,13 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::InvalidArgument,
         ErrorKind::Unprocessable,
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::TooLarge,
+        ErrorKind::UnsupportedMediaType,
         ErrorKind::Backpressure,
         ErrorKind::Unauthenticated,
         ErrorKind::Forbidden,
@@ -54,6 +60,7 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found",
             ErrorKind::AlreadyExists => "already_exists",
             ErrorKind::TooLarge => "too_large",
+            ErrorKind::UnsupportedMediaType => "unsupported_media_type",
             ErrorKind::Backpressure => "backpressure",
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::Forbidden => "forbidden",
@@ -68,10 +75,14 @@ impl ErrorKind {
     }
 }
 
+/// An error as it crosses a crate boundary: a kind the caller can act on, a message for the
+/// client, and the cause it came from, kept so that a 503 in the logs names the object-store or
+/// catalog call that failed.
 #[derive(Debug, Clone)]
 pub struct SiltError {
     pub kind: ErrorKind,
     pub message: String,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 pub type SiltResult<T> = Result<T, SiltError>;
@@ -81,7 +92,26 @@ impl SiltError {
         SiltError {
             kind,
             message: message.into(),
+            source: None,
         }
+    }
+
+    /// An error of `kind` caused by `cause`; the message is the cause's own.
+    pub fn caused_by(
+        kind: ErrorKind,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        SiltError {
+            kind,
+            message: cause.to_string(),
+            source: Some(Arc::new(cause)),
+        }
+    }
+
+    /// Keeps `cause` as this error's source.
+    pub fn with_source(mut self, cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        self.source = Some(Arc::new(cause));
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -99,6 +129,31 @@ impl SiltError {
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Internal, message)
     }
+
+    /// The causes below the message, outermost first. A cause whose text the message (or an
+    /// outer cause) already quotes is skipped: many error types print their source inline.
+    pub fn causes(&self) -> Vec<String> {
+        let mut said = self.message.clone();
+        let mut causes = Vec::new();
+        let mut next = std::error::Error::source(self);
+        while let Some(cause) = next {
+            let text = cause.to_string();
+            if !text.is_empty() && !said.contains(&text) {
+                said.push_str(&text);
+                causes.push(text);
+            }
+            next = cause.source();
+        }
+        causes
+    }
+
+    /// The message and every cause, for logs: `message: cause: cause`.
+    pub fn chain(&self) -> String {
+        std::iter::once(self.message.clone())
+            .chain(self.causes())
+            .collect::<Vec<_>>()
+            .join(": ")
+    }
 }
 
 impl fmt::Display for SiltError {
@@ -107,4 +162,76 @@ impl fmt::Display for SiltError {
     }
 }
 
-impl std::error::Error for SiltError {}
+impl std::error::Error for SiltError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// A cause that arrived from another process as text: the chain survives an internal call.
+#[derive(Debug)]
+pub struct RemoteCause {
+    text: String,
+    source: Option<Box<RemoteCause>>,
+}
+
+impl RemoteCause {
+    /// The chain `causes` (outermost first) as linked errors; `None` when there are none.
+    pub fn chain(causes: &[String]) -> Option<RemoteCause> {
+        causes.iter().rev().fold(None, |inner, text| {
+            Some(RemoteCause {
+                text: text.clone(),
+                source: inner.map(Box::new),
+            })
+        })
+    }
+}
+
+impl fmt::Display for RemoteCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for RemoteCause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("connection refused")]
+    struct Io;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("GET bucket/key failed")]
+    struct Store(#[source] Io);
+
+    #[test]
+    fn the_chain_names_every_cause_once() {
+        let e =
+            SiltError::new(ErrorKind::Unavailable, "reading index version").with_source(Store(Io));
+        assert_eq!(
+            e.chain(),
+            "reading index version: GET bucket/key failed: connection refused"
+        );
+        let inline = SiltError::caused_by(ErrorKind::Unavailable, Store(Io));
+        assert_eq!(inline.chain(), "GET bucket/key failed: connection refused");
+    }
+
+    #[test]
+    fn a_remote_chain_links_in_order() {
+        let causes = vec!["a".to_string(), "b".to_string()];
+        let e =
+            SiltError::unavailable("top").with_source(RemoteCause::chain(&causes).expect("chain"));
+        assert_eq!(e.causes(), causes);
+    }
+}

@@ -16,5 +16,5 @@ pub mod routing;
 pub mod rpc;
 pub mod storage;
 
-pub use error::{ErrorKind, SiltError, SiltResult};
+pub use error::{ErrorKind, RemoteCause, SiltError, SiltResult};
 pub use ids::CollectionId;

@@ -30,6 +30,11 @@ pub struct CompactorConfig {
     pub min_tail_records: u64,
     /// …and a shorter one once it has waited this long.
     pub max_tail_age: Duration,
+    /// After a failed attempt a collection waits this long before the next one, doubling with
+    /// each further failure up to `max_retry_backoff`: a store that is full or down is not
+    /// hammered with attempts that each write (and delete) a partial version.
+    pub retry_backoff: Duration,
+    pub max_retry_backoff: Duration,
 }
 
 impl Default for CompactorConfig {
@@ -40,6 +45,8 @@ impl Default for CompactorConfig {
             parallelism: 4,
             min_tail_records: 1000,
             max_tail_age: Duration::from_secs(2),
+            retry_backoff: Duration::from_secs(1),
+            max_retry_backoff: Duration::from_secs(60),
         }
     }
 }
@@ -71,6 +78,8 @@ pub struct Compactor {
     lost_races: AtomicU64,
     /// When each lagging collection was first seen waiting (scheduler.rs).
     pub(crate) waiting_since: std::sync::Mutex<HashMap<CollectionId, std::time::Instant>>,
+    /// Collections whose last attempts failed, and when they may be tried again.
+    pub(crate) backoff: std::sync::Mutex<HashMap<CollectionId, crate::scheduler::Backoff>>,
 }
 
 impl Compactor {
@@ -88,6 +97,7 @@ impl Compactor {
             config,
             lost_races: AtomicU64::new(0),
             waiting_since: Default::default(),
+            backoff: Default::default(),
         }
     }
 
@@ -151,39 +161,29 @@ impl Compactor {
         self.sysdb
             .begin_compaction_attempt(id, dir.as_ref())
             .await?;
-        let mut files = built.files;
-        // The head and manifest go last, once everything they point to exists.
-        let last_two = files.split_off(files.len().saturating_sub(2));
-        let puts = files.into_iter().map(|(name, bytes)| {
-            let key = version_file(&dir, &name);
-            let store = self.store.clone();
-            async move { put_if_absent(store.as_ref(), &key, bytes).await }
-        });
-        futures::future::try_join_all(puts).await?;
-        for (name, bytes) in last_two {
-            put_if_absent(self.store.as_ref(), &version_file(&dir, &name), bytes).await?;
-        }
-        let manifest_key = version_file(&dir, MANIFEST_FILE);
-
-        let registered = self
-            .sysdb
-            .register_version(
-                collection.version,
-                &VersionRecord {
-                    collection_id: id,
-                    version,
-                    manifest: manifest_key.to_string(),
-                    compacted_offset,
-                    record_count,
-                    superseded_at_ms: None,
-                },
+        let registered = match self
+            .write_and_register(
+                &collection,
+                &dir,
+                built.files,
+                compacted_offset,
+                record_count,
             )
-            .await?;
+            .await
+        {
+            Ok(registered) => registered,
+            Err(e) => {
+                // A failed attempt (a full disk, a store that went away) leaves nothing behind:
+                // otherwise each retry would add another partial version and fill the space an
+                // operator just freed.
+                self.discard_attempt(id, &dir).await;
+                return Err(e);
+            }
+        };
         if !registered {
             self.lost_races.fetch_add(1, Ordering::Relaxed);
             tracing::info!(collection = %id, version, "lost the race to register a version; discarding");
-            crate::gc::delete_dir(&self.store, &dir).await?;
-            self.sysdb.end_compaction_attempt(dir.as_ref()).await?;
+            self.discard_attempt(id, &dir).await;
             return Ok(Outcome::LostRace);
         }
         self.sysdb.end_compaction_attempt(dir.as_ref()).await?;
@@ -197,5 +197,60 @@ impl Compactor {
             compacted_offset,
             records: record_count,
         })
+    }
+}
+
+impl Compactor {
+    /// Writes the version's files with create-only PUTs, the head and manifest last (once
+    /// everything they point to exists), then registers it with one compare-and-swap. Returns
+    /// whether this attempt won.
+    async fn write_and_register(
+        &self,
+        collection: &silt_sysdb::Collection,
+        dir: &object_store::path::Path,
+        mut files: Vec<(String, Vec<u8>)>,
+        compacted_offset: u64,
+        record_count: u64,
+    ) -> Result<bool, CompactError> {
+        let last_two = files.split_off(files.len().saturating_sub(2));
+        let puts = files.into_iter().map(|(name, bytes)| {
+            let key = version_file(dir, &name);
+            let store = self.store.clone();
+            async move { put_if_absent(store.as_ref(), &key, bytes).await }
+        });
+        futures::future::try_join_all(puts).await?;
+        for (name, bytes) in last_two {
+            put_if_absent(self.store.as_ref(), &version_file(dir, &name), bytes).await?;
+        }
+        let manifest_key = version_file(dir, MANIFEST_FILE);
+        Ok(self
+            .sysdb
+            .register_version(
+                collection.version,
+                &VersionRecord {
+                    collection_id: collection.id,
+                    version: collection.version + 1,
+                    manifest: manifest_key.to_string(),
+                    compacted_offset,
+                    record_count,
+                    superseded_at_ms: None,
+                },
+            )
+            .await?)
+    }
+
+    /// Deletes an attempt that will never be registered. If that fails too, the attempt stays
+    /// recorded in the catalog and the garbage collector deletes it after the grace period.
+    async fn discard_attempt(&self, id: CollectionId, dir: &object_store::path::Path) {
+        match crate::gc::delete_dir(&self.store, dir).await {
+            Ok(_) => {
+                if let Err(e) = self.sysdb.end_compaction_attempt(dir.as_ref()).await {
+                    tracing::warn!(collection = %id, dir = %dir, error = %e, "could not clear a discarded attempt's record; GC will");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(collection = %id, dir = %dir, error = %e, "could not delete a discarded attempt; GC will")
+            }
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use silt_common::CollectionId;
 
@@ -12,7 +12,39 @@ use tokio::task::JoinHandle;
 
 use crate::{CompactError, Compactor, Outcome};
 
+/// A collection whose compaction keeps failing, and when it may be tried again.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    failures: u32,
+    until: Instant,
+}
+
 impl Compactor {
+    /// Records a failed attempt: the next one waits `retry_backoff`, doubled per failure in a
+    /// row, at most `max_retry_backoff`.
+    fn failed(&self, id: CollectionId, now: Instant) -> Duration {
+        let mut backoff = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
+        let failures = backoff.get(&id).map_or(0, |b| b.failures) + 1;
+        let wait = self
+            .config
+            .retry_backoff
+            .saturating_mul(1 << (failures - 1).min(16))
+            .min(self.config.max_retry_backoff);
+        backoff.insert(
+            id,
+            Backoff {
+                failures,
+                until: now + wait,
+            },
+        );
+        wait
+    }
+
+    fn backing_off(&self, id: &CollectionId, now: Instant) -> bool {
+        let backoff = self.backoff.lock().unwrap_or_else(|p| p.into_inner());
+        backoff.get(id).is_some_and(|b| b.until > now)
+    }
+
     /// Of the lagging collections (largest tail first), those to compact now: a tail of at
     /// least `min_tail_records`, or one this compactor has seen waiting for `max_tail_age`.
     /// Small trickles of writes thus make one version per `max_tail_age`, not one per round.
@@ -23,6 +55,7 @@ impl Compactor {
         seen.retain(|id, _| lagging_ids.contains(id));
         lagging
             .into_iter()
+            .filter(|(id, _)| !self.backing_off(id, now))
             .filter(|(id, lag)| {
                 let since = *seen.entry(*id).or_insert(now);
                 *lag >= self.config.min_tail_records
@@ -54,10 +87,18 @@ impl Compactor {
         let mut registered = 0;
         for (id, outcome) in outcomes {
             match outcome {
-                Ok(Outcome::Registered { .. }) => registered += 1,
-                Ok(_) => {}
+                Ok(outcome) => {
+                    self.backoff
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&id);
+                    if matches!(outcome, Outcome::Registered { .. }) {
+                        registered += 1;
+                    }
+                }
                 Err(e) => {
-                    tracing::warn!(collection = %id, error = %e, "compaction failed; will retry")
+                    let wait = self.failed(id, Instant::now());
+                    tracing::warn!(collection = %id, error = %e, retry_in_ms = wait.as_millis() as u64, "compaction failed")
                 }
             }
         }

@@ -53,6 +53,8 @@ fn status_and_name(kind: ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::NotFound => (StatusCode::NOT_FOUND, "NotFoundError"),
         ErrorKind::AlreadyExists => (StatusCode::CONFLICT, "UniqueConstraintError"),
         ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "BatchSizeExceededError"),
+        // Chroma's own name for this refusal.
+        ErrorKind::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "ChromaError"),
         ErrorKind::Backpressure => (StatusCode::TOO_MANY_REQUESTS, "RateLimitError"),
         ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "AuthorizationError"),
         ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "AuthError"),
@@ -66,7 +68,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, name) = status_and_name(self.0.kind);
         if status.is_server_error() {
-            tracing::error!(kind = ?self.0.kind, message = %self.0.message, "request failed");
+            tracing::error!(kind = ?self.0.kind, error = %self.0.chain(), "request failed");
         }
         let body = Json(serde_json::json!({"error": name, "message": self.0.message}));
         let mut response = (status, body).into_response();
@@ -80,3 +82,53 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Chroma's error name for a status produced outside Silt's handlers (axum's rejections of a
+/// path, a query string or a method, the server's timeouts).
+fn name_of_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "AuthorizationError",
+        403 => "AuthError",
+        404 => "NotFoundError",
+        409 => "UniqueConstraintError",
+        413 => "BatchSizeExceededError",
+        415 => "ChromaError",
+        429 => "RateLimitError",
+        500..=599 => "InternalError",
+        _ => "InvalidArgumentError",
+    }
+}
+
+/// Every error the gateway answers carries Chroma's `{error, message}` JSON body, including
+/// the plain-text ones axum and the server layers produce; the status is kept.
+pub(crate) async fn json_error_body(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let message = if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("Request failed")
+            .to_string()
+    } else {
+        text
+    };
+    let body = serde_json::json!({"error": name_of_status(status), "message": message});
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, axum::body::Body::from(body.to_string()))
+}

@@ -17,6 +17,11 @@ pub use limits::Limits;
 pub use routes::{route_specs, router, RouteSpec};
 pub use tenancy::{authorize, RouteAccess};
 
+/// The rule the API applies to tenant names, for tools that create tenants directly.
+pub fn validate_tenant_name(name: &str) -> Result<(), ApiError> {
+    validate::plain_name("tenant", name)
+}
+
 use std::sync::Arc;
 use std::time::Duration;
 

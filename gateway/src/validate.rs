@@ -39,10 +39,22 @@ pub fn collection_name(name: &str) -> ApiResult<()> {
     )))
 }
 
-/// Tenant and database names: non-empty, printable, bounded.
+/// Tenant and database names: printable, bounded, and usable as a path segment — no slashes,
+/// no surrounding whitespace, not blank and not made of dots only (`.` and `..` would name the
+/// parent of a URL path, so such a tenant could never be addressed).
 pub fn plain_name(what: &str, name: &str) -> ApiResult<()> {
-    if name.is_empty() || name.len() > 256 || name.chars().any(|c| c.is_control() || c == '/') {
-        return Err(ApiError::invalid(format!("Invalid {what} name {name:?}")));
+    let usable = !name.trim().is_empty()
+        && name.trim() == name
+        && name.len() <= 256
+        && !name.chars().all(|c| c == '.')
+        && !name
+            .chars()
+            .any(|c| c.is_control() || c == '/' || c == '\\');
+    if !usable {
+        return Err(ApiError::invalid(format!(
+            "Invalid {what} name {name:?}: expected 1-256 printable characters without slashes \
+             or surrounding spaces, not only dots"
+        )));
     }
     Ok(())
 }
@@ -284,5 +296,30 @@ pub fn where_document_filter(v: &Option<Value>) -> ApiResult<Option<WhereDocumen
         None | Some(Value::Null) => Ok(None),
         Some(v) => WhereDocument::parse(v)
             .map_err(|e| ApiError::invalid(format!("Invalid where document clause: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_name;
+
+    #[test]
+    fn tenant_names_must_be_addressable() {
+        for bad in [
+            "", " ", "  ", ".", "..", "...", " acme", "acme ", "a/b", "a\\b", "a\u{0}b",
+        ] {
+            assert!(plain_name("tenant", bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "acme",
+            "a",
+            "a.b",
+            ".hidden",
+            "x..y",
+            "Acme Corp",
+            "ünïcode",
+        ] {
+            assert!(plain_name("tenant", good).is_ok(), "{good:?}");
+        }
     }
 }

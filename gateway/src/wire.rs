@@ -159,7 +159,11 @@ pub struct QueryResponse {
 }
 
 pub fn query_result(results: &[Vec<Scored>], p: Projection, include: Vec<String>) -> Value {
-    fn nested<T>(on: bool, results: &[Vec<Scored>], f: impl Fn(&Scored) -> T) -> Option<Vec<Vec<T>>> {
+    fn nested<T>(
+        on: bool,
+        results: &[Vec<Scored>],
+        f: impl Fn(&Scored) -> T,
+    ) -> Option<Vec<Vec<T>>> {
         on.then(|| results.iter().map(|q| q.iter().map(&f).collect()).collect())
     }
     to_json(QueryResponse {
@@ -317,10 +321,20 @@ impl JsonSchema for Where {
 
     fn json_schema(g: &mut SchemaGenerator) -> Schema {
         let this = g.subschema_for::<Where>();
-        let scalar = json!({"anyOf": SCALARS.iter().map(|t| json!({"type": t})).collect::<Vec<_>>()});
+        let scalar =
+            json!({"anyOf": SCALARS.iter().map(|t| json!({"type": t})).collect::<Vec<_>>()});
         let list = json!({"type": "array", "items": scalar});
         let mut ops = serde_json::Map::new();
-        for op in ["$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$contains", "$not_contains"] {
+        for op in [
+            "$eq",
+            "$ne",
+            "$gt",
+            "$gte",
+            "$lt",
+            "$lte",
+            "$contains",
+            "$not_contains",
+        ] {
             ops.insert(op.into(), scalar.clone());
         }
         for op in ["$in", "$nin"] {

@@ -75,6 +75,7 @@ async fn injected_faults_never_expose_half_writes(backend: Backend) {
             fail_before: 0.15,
             fail_after_put: 0.15,
             seed: 7,
+            ..FaultPlan::default()
         },
     ));
     let log = ObjectLog::new(faulty, env.sysdb.clone(), config());

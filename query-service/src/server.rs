@@ -7,7 +7,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use silt_common::rpc::{answer, parse_message};
+use silt_common::rpc::{answer, parse_message, within_caller_deadline};
 
 use crate::wire::{CountRequest, COUNT, GET, KNN};
 use crate::QueryService;
@@ -22,6 +22,7 @@ pub fn router(query: Query) -> Router {
         .route(KNN, post(knn))
         .route(COUNT, post(count))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(within_caller_deadline))
         .with_state(query)
 }
 

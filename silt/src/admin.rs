@@ -40,6 +40,7 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let sysdb = SysDb::connect(&url).await.context("opening the catalog")?;
     let out = match args.command {
         AdminCommand::CreateTenant { name } => {
+            silt_gateway::validate_tenant_name(&name).map_err(|e| anyhow::anyhow!(e.0.message))?;
             sysdb.create_tenant(&name).await?;
             sysdb
                 .create_database(&name, silt_sysdb::DEFAULT_DATABASE)

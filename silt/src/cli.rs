@@ -273,7 +273,8 @@ pub struct Tuning {
     /// How often the compactor looks for unindexed writes, in ms.
     #[arg(long, env = "SILT_COMPACTION_INTERVAL_MS", default_value_t = 500)]
     pub compaction_interval_ms: u64,
-    /// Superseded versions and abandoned compaction attempts are deleted after this long, in ms.
+    /// Superseded versions, abandoned compaction attempts and compacted log fragments are
+    /// deleted after this long, in ms (readers that started before may still need them).
     #[arg(long, env = "SILT_GC_GRACE_MS", default_value_t = 600_000)]
     pub gc_grace_ms: u64,
     /// An unindexed tail of this many records is compacted at the next round…
@@ -302,6 +303,20 @@ pub struct Tuning {
     /// quota changes take effect within it).
     #[arg(long, env = "SILT_CATALOG_CACHE_MS", default_value_t = 5000)]
     pub catalog_cache_ms: u64,
+    /// Most client connections open at once; past it, new connections are closed at once.
+    /// Lowered to fit the open-files limit (`ulimit -n`) when that is smaller.
+    #[arg(long, env = "SILT_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Time a client gets to send a request's headers, in ms; also how long an idle
+    /// keep-alive connection stays open.
+    #[arg(long, env = "SILT_HEADER_TIMEOUT_MS", default_value_t = 10_000)]
+    pub header_timeout_ms: u64,
+    /// Longest pause while a client sends a request body, in ms.
+    #[arg(long, env = "SILT_BODY_TIMEOUT_MS", default_value_t = 10_000)]
+    pub body_timeout_ms: u64,
+    /// Longest time one request may take, in ms (answered 408 after it).
+    #[arg(long, env = "SILT_REQUEST_TIMEOUT_MS", default_value_t = 120_000)]
+    pub request_timeout_ms: u64,
     /// Benchmarks and tests: latency added to every object-store GET/LIST, in ms.
     #[arg(
         long,
@@ -386,6 +401,36 @@ impl Tuning {
                 ..Default::default()
             },
         ))
+    }
+
+    pub fn serve_limits(&self) -> crate::serve::ServeLimits {
+        crate::serve::ServeLimits {
+            max_connections: self.max_connections.max(1),
+            header_timeout: std::time::Duration::from_millis(self.header_timeout_ms.max(1)),
+            body_timeout: std::time::Duration::from_millis(self.body_timeout_ms.max(1)),
+            request_timeout: std::time::Duration::from_millis(self.request_timeout_ms.max(1)),
+        }
+    }
+
+    /// The compactor's settings, the same for `silt run` and `silt compactor`.
+    pub fn compactor_config(&self) -> silt_compactor::CompactorConfig {
+        silt_compactor::CompactorConfig {
+            interval: std::time::Duration::from_millis(self.compaction_interval_ms),
+            min_tail_records: self.compaction_min_records,
+            max_tail_age: std::time::Duration::from_millis(self.compaction_max_age_ms),
+            gc_grace: std::time::Duration::from_millis(self.gc_grace_ms),
+            ..silt_compactor::CompactorConfig::default()
+        }
+    }
+
+    /// The log's settings, the same for `silt run` and `silt log`.
+    pub fn log_config(&self) -> silt_log_service::LogConfig {
+        silt_log_service::LogConfig {
+            group_window: std::time::Duration::from_millis(self.group_commit_ms),
+            max_tail_records: self.max_tail_records,
+            ..silt_log_service::LogConfig::default()
+        }
+        .with_gc_grace(std::time::Duration::from_millis(self.gc_grace_ms))
     }
 
     pub fn query_config(

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use silt_common::storage::{open_store, CountingStore, DynStore, S3Settings};
-use silt_compactor::{Compactor, CompactorConfig};
+use silt_compactor::Compactor;
 use silt_gateway::{GatewayConfig, GatewayState, Limits};
-use silt_log_service::{LogConfig, LogService, ObjectLog};
+use silt_log_service::{LogService, ObjectLog};
 use silt_query_service::{QueryNode, QueryService};
 use silt_sysdb::SysDb;
 
@@ -37,16 +37,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await
         .context("opening the catalog")?;
 
-    let object_log = ObjectLog::new(
-        log_store,
-        sysdb.clone(),
-        LogConfig {
-            group_window: Duration::from_millis(args.tuning.group_commit_ms),
-            max_tail_records: args.tuning.max_tail_records,
-            ..LogConfig::default()
-        },
-    );
-    let _log_maintenance = object_log.spawn_maintenance(Duration::from_secs(10));
+    let log_config = args.tuning.log_config();
+    let maintenance = log_config.maintenance_interval();
+    let object_log = ObjectLog::new(log_store, sysdb.clone(), log_config);
+    let _log_maintenance = object_log.spawn_maintenance(maintenance);
     let log: Arc<dyn LogService> = Arc::new(object_log);
     let query_node = Arc::new(
         QueryNode::new(
@@ -62,12 +56,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         compactor_store,
         sysdb.clone(),
         log.clone(),
-        CompactorConfig {
-            interval: Duration::from_millis(args.tuning.compaction_interval_ms),
-            min_tail_records: args.tuning.compaction_min_records,
-            max_tail_age: Duration::from_millis(args.tuning.compaction_max_age_ms),
-            ..CompactorConfig::default()
-        },
+        args.tuning.compactor_config(),
     ));
     let _compaction = compactor.spawn();
 
@@ -95,9 +84,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     tracing::info!(%addr, data = %data.display(), auth = args.auth, "Silt is running (embedded); Chroma clients can connect to http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(crate::roles::shutdown_signal())
-        .await?;
+    crate::serve::serve(
+        listener,
+        app,
+        &args.tuning.serve_limits(),
+        crate::roles::shutdown_signal(),
+    )
+    .await?;
     // The disk cache is flushed so the next start finds it warm.
     query_node.close().await?;
     Ok(())

@@ -7,6 +7,7 @@ mod cli;
 mod embedded;
 mod metrics;
 mod roles;
+mod serve;
 
 use clap::Parser;
 

@@ -60,17 +60,26 @@ impl SysDb {
         Ok(SysDb { pool })
     }
 
-    /// Deletes every tenant, database and collection except the defaults (tests only).
+    /// Returns the catalog to its first-start state (tests only): no tenants, databases, keys
+    /// or quotas but the defaults, which are recreated if they were deleted. Collections are
+    /// soft-deleted rather than dropped, so the garbage collector still finds their objects.
     pub async fn reset(&self) -> Result<(), SysDbError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE collections SET deleted_at_ms = $1 WHERE deleted_at_ms IS NULL")
+            .bind(crate::now_ms())
+            .execute(&mut *tx)
+            .await?;
         for sql in [
-            "DELETE FROM collection_versions",
-            "DELETE FROM compaction_attempts",
-            "DELETE FROM collections",
             "DELETE FROM api_keys",
             "DELETE FROM tenant_quotas",
             "DELETE FROM databases WHERE name <> 'default_database' OR tenant <> 'default_tenant'",
             "DELETE FROM tenants WHERE name <> 'default_tenant'",
+            "INSERT INTO tenants (name, created_at_ms) SELECT 'default_tenant', 0 \
+             WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE name = 'default_tenant')",
+            "INSERT INTO databases (id, tenant, name, created_at_ms) \
+             SELECT '00000000-0000-0000-0000-000000000000', 'default_tenant', 'default_database', 0 \
+             WHERE NOT EXISTS (SELECT 1 FROM databases \
+                               WHERE tenant = 'default_tenant' AND name = 'default_database')",
         ] {
             sqlx::query(sql).execute(&mut *tx).await?;
         }

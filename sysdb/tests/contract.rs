@@ -200,6 +200,43 @@ async fn contract(db: SysDb) {
     keys_and_quotas(&db).await;
     membership(&db).await;
     compaction_attempts(&db).await;
+    reset_returns_to_first_start(&db).await;
+}
+
+/// Reset recreates the defaults even after they were deleted, and leaves the collections it
+/// drops to the garbage collector rather than forgetting their objects.
+async fn reset_returns_to_first_start(db: &SysDb) {
+    let (c, _) = db
+        .create_collection(new_collection("doomed"))
+        .await
+        .unwrap();
+    db.create_tenant("gone").await.unwrap();
+    db.delete_database("default_tenant", "default_database")
+        .await
+        .unwrap();
+    db.reset().await.unwrap();
+    assert!(db.tenant_exists("default_tenant").await.unwrap());
+    assert!(!db.tenant_exists("gone").await.unwrap());
+    db.get_database("default_tenant", "default_database")
+        .await
+        .expect("reset recreates the default database");
+    assert!(matches!(
+        db.get_collection(c.id).await,
+        Err(SysDbError::NotFound(_))
+    ));
+    assert!(
+        db.deleted_collections(i64::MAX, 1000)
+            .await
+            .unwrap()
+            .contains(&c.id),
+        "the reset collection waits for GC to delete its objects"
+    );
+    let (fresh, created) = db
+        .create_collection(new_collection("doomed"))
+        .await
+        .unwrap();
+    assert!(created && fresh.id != c.id);
+    db.reset().await.unwrap();
 }
 
 async fn membership(db: &SysDb) {
@@ -374,6 +411,33 @@ async fn sqlite_catalog_contract() {
     // Reopening runs no migration twice and keeps the data.
     let db = SysDb::connect(&url).await.unwrap();
     assert!(db.tenant_exists("default_tenant").await.unwrap());
+}
+
+/// A full disk is a condition to retry after (503), not a server bug (500).
+#[tokio::test]
+async fn a_full_sqlite_disk_is_unavailable() {
+    use sqlx::{Connection, Executor};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/full.db?mode=rwc", dir.path().display());
+    let mut conn = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+    conn.execute("CREATE TABLE t (v TEXT)").await.unwrap();
+    // SQLite refuses to grow the file past this many pages, exactly as on a full disk.
+    conn.execute("PRAGMA max_page_count = 2").await.unwrap();
+    let mut full = None;
+    for _ in 0..100 {
+        if let Err(e) = sqlx::query("INSERT INTO t (v) VALUES ($1)")
+            .bind("x".repeat(4000))
+            .execute(&mut conn)
+            .await
+        {
+            full = Some(e);
+            break;
+        }
+    }
+    let e = full.expect("the capped database fills up");
+    assert!(e.to_string().contains("full"), "{e}");
+    let error = silt_common::SiltError::from(SysDbError::Database(e));
+    assert_eq!(error.kind, silt_common::ErrorKind::Unavailable);
 }
 
 #[tokio::test]

@@ -122,6 +122,14 @@ impl RpcClient {
                 .http
                 .post(format!("{}{}", node.address, path))
                 .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                .header(
+                    super::TIMEOUT_HEADER,
+                    self.config
+                        .attempt_timeout
+                        .min(left)
+                        .as_millis()
+                        .to_string(),
+                )
                 .timeout(self.config.attempt_timeout.min(left))
                 .body(body.clone())
                 .send()

@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::{ErrorKind, SiltError};
+use crate::{ErrorKind, RemoteCause, SiltError};
 
 pub const CONTENT_TYPE: &str = "application/x-silt-wire";
 
@@ -15,6 +15,7 @@ fn status_of(kind: ErrorKind) -> u16 {
         ErrorKind::NotFound => 404,
         ErrorKind::AlreadyExists => 409,
         ErrorKind::TooLarge => 413,
+        ErrorKind::UnsupportedMediaType => 415,
         ErrorKind::Unprocessable => 422,
         ErrorKind::Backpressure => 429,
         ErrorKind::Internal => 500,
@@ -24,7 +25,7 @@ fn status_of(kind: ErrorKind) -> u16 {
 
 /// Status and JSON body for an error answered by an internal endpoint.
 pub fn encode_error(e: &SiltError) -> (u16, Vec<u8>) {
-    let body = json!({"kind": e.kind.name(), "message": e.message});
+    let body = json!({"kind": e.kind.name(), "message": e.message, "causes": e.causes()});
     (status_of(e.kind), body.to_string().into_bytes())
 }
 
@@ -41,6 +42,7 @@ pub fn decode_error(status: u16, body: &[u8]) -> SiltError {
             404 => ErrorKind::NotFound,
             409 => ErrorKind::AlreadyExists,
             413 => ErrorKind::TooLarge,
+            415 => ErrorKind::UnsupportedMediaType,
             429 => ErrorKind::Backpressure,
             500 => ErrorKind::Internal,
             _ => ErrorKind::Unavailable,
@@ -49,7 +51,18 @@ pub fn decode_error(status: u16, body: &[u8]) -> SiltError {
         .as_ref()
         .and_then(|v| v.get("message")?.as_str().map(str::to_string))
         .unwrap_or_else(|| format!("internal call failed with status {status}"));
-    SiltError::new(kind, message)
+    let causes: Vec<String> = parsed
+        .as_ref()
+        .and_then(|v| v.get("causes")?.as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_string))
+        .collect();
+    let error = SiltError::new(kind, message);
+    match RemoteCause::chain(&causes) {
+        Some(chain) => error.with_source(chain),
+        None => error,
+    }
 }
 
 #[cfg(test)]
@@ -65,5 +78,17 @@ mod tests {
             assert_eq!(back.message, "boom");
         }
         assert_eq!(decode_error(502, b"<html>").kind, ErrorKind::Unavailable);
+    }
+
+    #[test]
+    fn causes_cross_the_wire() {
+        let cause = RemoteCause::chain(&["GET v/1/head.bin".into(), "timed out".into()]);
+        let e = SiltError::unavailable("reading index version").with_source(cause.expect("chain"));
+        let (status, body) = encode_error(&e);
+        let back = decode_error(status, &body);
+        assert_eq!(
+            back.chain(),
+            "reading index version: GET v/1/head.bin: timed out"
+        );
     }
 }

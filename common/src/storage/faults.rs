@@ -27,6 +27,68 @@ pub struct FaultPlan {
     /// cannot tell whether it landed: the hard case for idempotence).
     pub fail_after_put: f64,
     pub seed: u64,
+    /// A disk of bounded size under the store: a PUT that does not fit fails as a full disk
+    /// does, and deletes give the space back.
+    pub disk: Option<Arc<DiskSpace>>,
+}
+
+/// The space of a small disk, shared by every store wrapper over it, that a test can fill and
+/// free (`set_capacity`) while the system runs.
+#[derive(Debug, Default)]
+pub struct DiskSpace {
+    state: std::sync::Mutex<DiskState>,
+}
+
+#[derive(Debug, Default)]
+struct DiskState {
+    capacity: usize,
+    used: std::collections::HashMap<Path, usize>,
+    writes: u64,
+}
+
+impl DiskSpace {
+    pub fn new(capacity: usize) -> Arc<DiskSpace> {
+        let space = DiskSpace::default();
+        space.set_capacity(capacity);
+        Arc::new(space)
+    }
+
+    /// What an operator does when they free (or a test when it takes) space.
+    pub fn set_capacity(&self, capacity: usize) {
+        self.lock().capacity = capacity;
+    }
+
+    /// Bytes held by objects written through the wrappers and not deleted.
+    pub fn used(&self) -> usize {
+        self.lock().used.values().sum()
+    }
+
+    /// Objects written so far (deleted ones included).
+    pub fn writes(&self) -> u64 {
+        self.lock().writes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, DiskState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn reserve(&self, location: &Path, bytes: usize) -> Result<()> {
+        let mut state = self.lock();
+        let used: usize = state.used.values().sum();
+        if used + bytes > state.capacity {
+            return Err(object_store::Error::Generic {
+                store: "FaultyStore",
+                source: format!("writing {location}: No space left on device (os error 28)").into(),
+            });
+        }
+        state.used.insert(location.clone(), bytes);
+        state.writes += 1;
+        Ok(())
+    }
+
+    fn free(&self, location: &Path) {
+        self.lock().used.remove(location);
+    }
 }
 
 #[derive(Debug)]
@@ -79,6 +141,9 @@ impl ObjectStore for FaultyStore {
         opts: PutOptions,
     ) -> Result<PutResult> {
         self.before(self.plan.put_latency, "put").await?;
+        if let Some(disk) = &self.plan.disk {
+            disk.reserve(location, payload.content_length())?;
+        }
         let result = self.inner.put_opts(location, payload, opts).await?;
         if self.roll(self.plan.fail_after_put).await {
             return Err(injected("put (after write)"));
@@ -104,7 +169,15 @@ impl ObjectStore for FaultyStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        self.inner.delete_stream(locations)
+        let deleted = self.inner.delete_stream(locations);
+        match self.plan.disk.clone() {
+            None => deleted,
+            Some(disk) => Box::pin(futures::StreamExt::inspect(deleted, move |r| {
+                if let Ok(path) = r {
+                    disk.free(path);
+                }
+            })),
+        }
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {

@@ -56,7 +56,11 @@ pub fn open_store(uri: &str, s3: &S3Settings) -> Result<DynStore, StoreError> {
         path: dir.to_string(),
         source,
     })?;
-    Ok(Arc::new(LocalFileSystem::new_with_prefix(dir)?))
+    // Deleting the last object of a directory removes the directory too: otherwise every
+    // collected version and log leaves an empty directory behind for ever.
+    Ok(Arc::new(
+        LocalFileSystem::new_with_prefix(dir)?.with_automatic_cleanup(true),
+    ))
 }
 
 fn open_s3(uri: &str, rest: &str, s3: &S3Settings) -> Result<DynStore, StoreError> {

@@ -13,9 +13,11 @@ mod tenants;
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::extract::State;
 use axum::handler::Handler;
+use axum::http::HeaderMap;
 use axum::http::Method;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn_with_state, map_response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
 use silt_common::ErrorKind;
@@ -103,12 +105,20 @@ pub fn router(state: GatewayState) -> Router {
         router = router.route(&spec.path, guarded);
     }
     router
-        .fallback(|| async {
-            ApiError::new(
-                ErrorKind::NotFound,
-                "No such route in Silt's Chroma-compatible API",
-            )
-        })
+        .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(map_response(crate::error::json_error_body))
         .with_state(state)
+}
+
+/// A path no route serves. With auth on, the caller must present a valid key first: the API's
+/// shape is not disclosed to anyone without one.
+async fn unknown_route(State(state): State<GatewayState>, headers: HeaderMap) -> ApiError {
+    if let Err(refused) = state.tenancy.authenticate(&headers).await {
+        return refused;
+    }
+    ApiError::new(
+        ErrorKind::NotFound,
+        "No such route in Silt's Chroma-compatible API",
+    )
 }

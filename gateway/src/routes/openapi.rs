@@ -99,14 +99,16 @@ impl Doc {
 }
 
 pub(crate) fn routes() -> Vec<Route> {
-    vec![route(Method::GET, "/openapi.json", RouteAccess::Public, serve).doc(
-        op(
-            "openapi",
-            "System",
-            "This OpenAPI document, generated from the route table",
-        )
-        .ok::<Map<String, Value>>(),
-    )]
+    vec![
+        route(Method::GET, "/openapi.json", RouteAccess::Public, serve).doc(
+            op(
+                "openapi",
+                "System",
+                "This OpenAPI document, generated from the route table",
+            )
+            .ok::<Map<String, Value>>(),
+        ),
+    ]
 }
 
 /// The document never changes while the process runs, so it is built once.
@@ -204,7 +206,12 @@ fn query_parameters(query: SchemaFn, g: &mut SchemaGenerator) -> Vec<Value> {
 
 /// The error statuses a route can answer, from what its declaration says: whether it needs a
 /// key, names things in its path, takes a body.
-fn error_statuses(method: &Method, path: &str, access: RouteAccess, doc: &Doc) -> Vec<(u16, &'static str)> {
+fn error_statuses(
+    method: &Method,
+    path: &str,
+    access: RouteAccess,
+    doc: &Doc,
+) -> Vec<(u16, &'static str)> {
     let mut out = Vec::new();
     let public = access == RouteAccess::Public;
     if !public {
@@ -212,7 +219,10 @@ fn error_statuses(method: &Method, path: &str, access: RouteAccess, doc: &Doc) -
         out.push((401, "Missing, unknown or revoked API key"));
     }
     if !matches!(access, RouteAccess::Public | RouteAccess::Authenticated) {
-        out.push((403, "The key has no access to this tenant, database or operation"));
+        out.push((
+            403,
+            "The key has no access to this tenant, database or operation",
+        ));
     }
     if path.contains('{') {
         out.push((404, "Tenant, database or collection not found"));
@@ -226,7 +236,10 @@ fn error_statuses(method: &Method, path: &str, access: RouteAccess, doc: &Doc) -
         out.push((422, "The body does not have the expected shape"));
     }
     if !public {
-        out.push((429, "Rate limited or too many records waiting to be indexed"));
+        out.push((
+            429,
+            "Rate limited or too many records waiting to be indexed",
+        ));
     }
     out.push((500, "Server error"));
     out.push((503, "A service this call needs is unavailable; retry"));
@@ -371,7 +384,10 @@ mod tests {
 
     fn doc() -> Value {
         let (doc, conflicts) = document(&all_routes());
-        assert!(conflicts.is_empty(), "schemas defined twice, differently: {conflicts:?}");
+        assert!(
+            conflicts.is_empty(),
+            "schemas defined twice, differently: {conflicts:?}"
+        );
         doc
     }
 
@@ -398,13 +414,26 @@ mod tests {
         let mut ids = HashSet::new();
         for r in all_routes() {
             let what = format!("{} {}", r.spec.method, r.spec.path);
-            let doc = r.doc.as_ref().unwrap_or_else(|| panic!("{what} has no .doc(...)"));
+            let doc = r
+                .doc
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what} has no .doc(...)"));
             assert!(doc.reply.is_some(), "{what} does not say what it answers");
-            assert!(!doc.operation_id.is_empty() && !doc.summary.is_empty(), "{what}");
-            assert!(ids.insert(doc.operation_id), "{what}: operation id {} twice", doc.operation_id);
+            assert!(
+                !doc.operation_id.is_empty() && !doc.summary.is_empty(),
+                "{what}"
+            );
+            assert!(
+                ids.insert(doc.operation_id),
+                "{what}: operation id {} twice",
+                doc.operation_id
+            );
             if r.spec.method == Method::POST || r.spec.method == Method::PUT {
                 // Reset takes no body; every other write does.
-                assert!(doc.body.is_some() || r.spec.path.ends_with("/reset"), "{what} has no body schema");
+                assert!(
+                    doc.body.is_some() || r.spec.path.ends_with("/reset"),
+                    "{what} has no body schema"
+                );
             }
         }
     }
@@ -413,10 +442,16 @@ mod tests {
     fn schemas_are_the_wire_types() {
         let doc = doc();
         let schemas = &doc["components"]["schemas"];
-        let ops = &doc["paths"]["/api/v2/tenants/{tenant}/databases/{database}/collections/{id}/add"]["post"];
+        let ops = &doc["paths"]
+            ["/api/v2/tenants/{tenant}/databases/{database}/collections/{id}/add"]["post"];
         assert_eq!(ops["operationId"], "collection_add");
-        assert_eq!(ops["responses"]["201"]["content"]["application/json"]["schema"]["$ref"], "#/components/schemas/EmptyResponse");
-        let body = ops["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str().unwrap_or_default();
+        assert_eq!(
+            ops["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/EmptyResponse"
+        );
+        let body = ops["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .unwrap_or_default();
         let name = body.trim_start_matches("#/components/schemas/");
         assert_eq!(schemas[name]["required"], json!(["ids"]));
         assert!(schemas[name]["properties"]["embeddings"].is_object());
@@ -427,10 +462,32 @@ mod tests {
             assert!(schemas.get(name).is_some(), "dangling $ref {name}");
         }
         // Errors are Chroma's {error, message}.
-        assert_eq!(schemas["ErrorResponse"]["required"], json!(["error", "message"]));
-        let count = &doc["paths"]["/api/v2/tenants/{tenant}/databases/{database}/collections/{id}/count"]["get"];
-        let names: Vec<&str> = count["parameters"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
-        assert_eq!(names, ["tenant", "database", "id", "read_level", "X-Silt-Consistency"]);
-        assert_eq!(count["parameters"][3]["schema"]["$ref"], Value::Null, "query parameters are inlined");
+        assert_eq!(
+            schemas["ErrorResponse"]["required"],
+            json!(["error", "message"])
+        );
+        let count = &doc["paths"]
+            ["/api/v2/tenants/{tenant}/databases/{database}/collections/{id}/count"]["get"];
+        let names: Vec<&str> = count["parameters"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "tenant",
+                "database",
+                "id",
+                "read_level",
+                "X-Silt-Consistency"
+            ]
+        );
+        assert_eq!(
+            count["parameters"][3]["schema"]["$ref"],
+            Value::Null,
+            "query parameters are inlined"
+        );
     }
 }

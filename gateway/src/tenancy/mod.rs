@@ -57,6 +57,30 @@ impl Tenancy {
         Ok(found)
     }
 
+    /// With auth on, that `headers` carry a live key; the refusal to answer otherwise.
+    pub(crate) async fn authenticate(
+        &self,
+        headers: &axum::http::HeaderMap,
+    ) -> Result<(), crate::ApiError> {
+        if !self.auth {
+            return Ok(());
+        }
+        let Some(presented) = credentials::presented_key(headers) else {
+            return Err(crate::ApiError::new(
+                silt_common::ErrorKind::Unauthenticated,
+                "Missing API key: send it in the x-chroma-token header or as Authorization: Bearer",
+            ));
+        };
+        match self.key(presented).await {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(crate::ApiError::new(
+                silt_common::ErrorKind::Unauthenticated,
+                "Invalid or revoked API key",
+            )),
+            Err(e) => Err(crate::ApiError(e)),
+        }
+    }
+
     /// The tenant's limits: the defaults with the operator's overrides applied. A broken
     /// override is logged and ignored rather than locking the tenant out.
     pub async fn limits(&self, tenant: &str) -> SiltResult<Arc<Limits>> {

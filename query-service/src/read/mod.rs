@@ -264,9 +264,7 @@ pub(crate) async fn text_candidates(
             Candidates::none()
         });
     };
-    tokio::task::spawn_blocking(move || text.candidates(&wd))
-        .await
-        .map_err(|e| ReadError::Corrupt(format!("text search task: {e}")))?
+    text::run_blocking("text search", move || text.candidates(&wd)).await
 }
 
 pub(crate) async fn open_text(
@@ -282,11 +280,10 @@ pub(crate) async fn open_text(
             let size = v.head.manifest.file_size(TEXT_FILE).unwrap_or(0);
             let (cache, path, files) = (cache.clone(), v.file(TEXT_FILE), v.head.text.clone());
             let runtime = tokio::runtime::Handle::current();
-            let index = tokio::task::spawn_blocking(move || {
+            let index = text::run_blocking("text open", move || {
                 text::TextIndex::open(cache, path, size, &files, runtime)
             })
-            .await
-            .map_err(|e| ReadError::Corrupt(format!("text open task: {e}")))??;
+            .await?;
             Ok(Some(Arc::new(index)))
         })
         .await?;
@@ -412,9 +409,7 @@ pub(crate) async fn bm25(
     let query = text.to_string();
     // Ask for more than `limit`: some may be overridden by the tail.
     let want = limit + touched.len();
-    let ranked = tokio::task::spawn_blocking(move || index.bm25(&query, want))
-        .await
-        .map_err(|e| ReadError::Corrupt(format!("text search task: {e}")))??;
+    let ranked = text::run_blocking("text search", move || index.bm25(&query, want)).await?;
     let mut b = Batch::default();
     let slots: Vec<_> = ranked
         .iter()

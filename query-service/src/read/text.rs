@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::path::{Path as FsPath, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use object_store::path::Path;
@@ -28,6 +29,48 @@ use crate::range_cache::{RangeCache, RangeRequest};
 /// tantivy asks for many small ranges; reading aligned chunks turns them into few cached GETs.
 const CHUNK: u64 = 256 << 10;
 
+thread_local! {
+    /// Set while a blocking thread runs text work for a query: raised when that query is
+    /// dropped, so the work stops reading instead of fetching for nobody.
+    static CANCELLED: std::cell::RefCell<Option<Arc<AtomicBool>>> = const { std::cell::RefCell::new(None) };
+}
+
+fn cancelled() -> bool {
+    CANCELLED.with(|c| {
+        c.borrow()
+            .as_ref()
+            .is_some_and(|f| f.load(Ordering::Relaxed))
+    })
+}
+
+/// Raises its flag when dropped: when the query awaiting the blocking work goes away.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs `work` on a blocking thread. A blocking task cannot be aborted, so if the awaiting
+/// query is dropped (its caller gave up), the work's next read through the cache fails
+/// instead, and tantivy returns with that error.
+pub(crate) async fn run_blocking<T: Send + 'static>(
+    what: &'static str,
+    work: impl FnOnce() -> Result<T, ReadError> + Send + 'static,
+) -> Result<T, ReadError> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let _cancel = CancelOnDrop(flag.clone());
+    tokio::task::spawn_blocking(move || {
+        CANCELLED.with(|c| *c.borrow_mut() = Some(flag));
+        let out = work();
+        CANCELLED.with(|c| *c.borrow_mut() = None);
+        out
+    })
+    .await
+    .map_err(|e| ReadError::Corrupt(format!("{what} task: {e}")))?
+}
+
 #[derive(Clone)]
 struct Bundle {
     cache: RangeCache,
@@ -40,6 +83,9 @@ impl Bundle {
     fn read(&self, range: Range<u64>) -> std::io::Result<Vec<u8>> {
         if range.is_empty() {
             return Ok(Vec::new());
+        }
+        if cancelled() {
+            return Err(std::io::Error::other("the query was cancelled"));
         }
         let first = range.start / CHUNK;
         let last = (range.end - 1) / CHUNK;

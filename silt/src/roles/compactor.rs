@@ -2,10 +2,9 @@
 //! collections between them by rendezvous hash over the live ones.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
-use silt_compactor::{Compactor, CompactorConfig, Peers};
+use silt_compactor::{Compactor, Peers};
 
 use super::{with_healthz, Cluster};
 use crate::cli::ClusterArgs;
@@ -22,13 +21,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         store,
         cluster.sysdb.clone(),
         cluster.log_client()?,
-        CompactorConfig {
-            interval: Duration::from_millis(cluster.args.tuning.compaction_interval_ms),
-            min_tail_records: cluster.args.tuning.compaction_min_records,
-            max_tail_age: Duration::from_millis(cluster.args.tuning.compaction_max_age_ms),
-            gc_grace: Duration::from_millis(cluster.args.tuning.gc_grace_ms),
-            ..CompactorConfig::default()
-        },
+        cluster.args.tuning.compactor_config(),
     )
     .with_peers(Peers {
         nodes: cluster.compactor_nodes(),
@@ -36,10 +29,11 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     });
     let _rounds = Arc::new(compactor).spawn();
     tracing::info!(address = %advertised, "compactor is running");
-    Cluster::serve(
-        listener,
-        with_healthz(Router::new(), Metrics::default().store("compactor", stats)),
-        registration,
-    )
-    .await
+    cluster
+        .serve(
+            listener,
+            with_healthz(Router::new(), Metrics::default().store("compactor", stats)),
+            registration,
+        )
+        .await
 }

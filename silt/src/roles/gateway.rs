@@ -32,5 +32,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         tracing::warn!("API keys are NOT required (--insecure-no-auth)");
     }
     tracing::info!(address = %advertised, auth, "gateway is running; Chroma clients can connect to it");
-    Cluster::serve(listener, silt_gateway::router(state), registration).await
+    cluster
+        .serve(listener, silt_gateway::router(state), registration)
+        .await
 }

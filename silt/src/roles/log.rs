@@ -2,9 +2,8 @@
 //! node can take over any collection, because the log itself lives in object storage.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use silt_log_service::{LogConfig, ObjectLog};
+use silt_log_service::ObjectLog;
 
 use super::{with_healthz, Cluster, LOG_ROLE};
 use crate::cli::ClusterArgs;
@@ -13,26 +12,21 @@ use crate::metrics::Metrics;
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
     let (store, stats) = cluster.store()?;
-    let log = ObjectLog::new(
-        store,
-        cluster.sysdb.clone(),
-        LogConfig {
-            group_window: Duration::from_millis(cluster.args.tuning.group_commit_ms),
-            max_tail_records: cluster.args.tuning.max_tail_records,
-            ..LogConfig::default()
-        },
-    );
-    let _maintenance = log.spawn_maintenance(Duration::from_secs(10));
+    let config = cluster.args.tuning.log_config();
+    let maintenance = config.maintenance_interval();
+    let log = ObjectLog::new(store, cluster.sysdb.clone(), config);
+    let _maintenance = log.spawn_maintenance(maintenance);
     let (listener, advertised) = cluster.bind(7100).await?;
     let registration = cluster.join(LOG_ROLE, &advertised).await?;
     tracing::info!(address = %advertised, "log node is running");
-    Cluster::serve(
-        listener,
-        with_healthz(
-            silt_log_service::router(Arc::new(log)),
-            Metrics::default().store("log", stats),
-        ),
-        registration,
-    )
-    .await
+    cluster
+        .serve(
+            listener,
+            with_healthz(
+                silt_log_service::router(Arc::new(log)),
+                Metrics::default().store("log", stats),
+            ),
+            registration,
+        )
+        .await
 }

@@ -133,13 +133,18 @@ impl Cluster {
     /// Serves `app` until SIGTERM or Ctrl-C, then leaves the membership so routing stops at
     /// once.
     pub async fn serve(
+        &self,
         listener: TcpListener,
         app: Router,
         registration: Registration,
     ) -> anyhow::Result<()> {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        crate::serve::serve(
+            listener,
+            app,
+            &self.args.tuning.serve_limits(),
+            shutdown_signal(),
+        )
+        .await?;
         registration.leave().await;
         Ok(())
     }

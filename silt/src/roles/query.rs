@@ -23,10 +23,14 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let (listener, advertised) = cluster.bind(7200).await?;
     let registration = cluster.join(QUERY_ROLE, &advertised).await?;
     tracing::info!(address = %advertised, "query node is running");
-    Cluster::serve(
-        listener,
-        with_healthz(silt_query_service::router(node), metrics),
-        registration,
-    )
-    .await
+    cluster
+        .serve(
+            listener,
+            with_healthz(silt_query_service::router(node.clone()), metrics),
+            registration,
+        )
+        .await?;
+    // The disk cache is flushed before the runtime stops, so a restarted node finds it warm.
+    node.close().await?;
+    Ok(())
 }
