@@ -49,6 +49,6 @@ impl From<LogError> for SiltError {
             }
             LogError::Backpressure { .. } => ErrorKind::Backpressure,
         };
-        SiltError::new(kind, e.to_string())
+        SiltError::caused_by(kind, e)
     }
 }

@@ -29,7 +29,7 @@ use silt_common::index::{
 };
 use silt_common::materialize::Overlay;
 use silt_common::record::{LogEntry, Record};
-use silt_common::SiltError;
+use silt_common::{ErrorKind, SiltError};
 
 pub(crate) use candidates::Candidates;
 pub(crate) use get::execute_get;
@@ -56,12 +56,11 @@ impl From<DecodeError> for ReadError {
 
 impl From<ReadError> for SiltError {
     fn from(e: ReadError) -> Self {
-        match e {
-            ReadError::Cache(CacheError::Store(e)) => {
-                SiltError::unavailable(format!("reading index version: {e}"))
-            }
-            other => SiltError::internal(other.to_string()),
-        }
+        let kind = match &e {
+            ReadError::Cache(CacheError::Store(_)) => ErrorKind::Unavailable,
+            _ => ErrorKind::Internal,
+        };
+        SiltError::new(kind, format!("reading index version: {e}")).with_source(e)
     }
 }
 
