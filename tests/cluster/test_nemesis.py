@@ -39,6 +39,9 @@ from s3_faults import FaultProxy
 
 SECONDS = float(os.environ.get("SILT_NEMESIS_SECONDS", "30"))
 SEED = int(os.environ.get("SILT_NEMESIS_SEED", str(int(time.time()))))
+# Garbage-collection grace period of the cluster under test. Longer than any pause by default,
+# as in production; lower it (below 4 s) to also pause readers and writers past it.
+GC_GRACE_MS = int(os.environ.get("SILT_NEMESIS_GC_GRACE_MS", "8000"))
 CLIENTS = 8
 COLLECTIONS_N = 3
 KEYS_PER_CLIENT = 8  # per collection, to start with; adds create more
@@ -416,12 +419,13 @@ def proxy():
 
 
 def test_nemesis(tmp_path, proxy):
-    print(f"\nnemesis: seed {SEED}, {SECONDS:.0f} s (SILT_NEMESIS_SEED / SILT_NEMESIS_SECONDS)")
+    print(f"\nnemesis: seed {SEED}, {SECONDS:.0f} s, GC grace {GC_GRACE_MS} ms "
+          "(SILT_NEMESIS_SEED / SILT_NEMESIS_SECONDS / SILT_NEMESIS_GC_GRACE_MS)")
     cluster = SiltCluster(str(tmp_path), shape={"log": 2, "query": 3, "compactor": 2}, gateways=2,
                           s3_endpoint=proxy.endpoint,
                           # Short grace periods, so garbage collection runs during the test;
                           # still longer than any pause, as in production.
-                          extra=["--gc-grace-ms", "8000", "--compaction-max-age-ms", "1000"])
+                          extra=["--gc-grace-ms", str(GC_GRACE_MS), "--compaction-max-age-ms", "1000"])
     cluster.start()
     try:
         http = httpx.Client(base_url=cluster.url, timeout=CLIENT_TIMEOUT_S)
