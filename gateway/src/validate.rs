@@ -100,6 +100,7 @@ impl EmbeddingInput {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[schemars(rename = "CollectionRecordsPayload")]
 pub struct BatchBody {
+    #[schemars(length(min = 1), inner(length(min = 1)))]
     pub ids: Vec<String>,
     #[serde(default)]
     pub embeddings: Option<Vec<EmbeddingInput>>,

@@ -90,9 +90,14 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
+/// Chroma's collection name rule as a pattern, for the published schema; `collection_name`
+/// also refuses `..` and IPv4 addresses.
+const COLLECTION_NAME: &str = "^[a-zA-Z0-9][a-zA-Z0-9._-]*[a-zA-Z0-9]$";
+
 #[derive(Deserialize, JsonSchema)]
 #[schemars(rename = "CreateCollectionPayload")]
 struct CreateBody {
+    #[schemars(length(min = 3, max = 512), pattern(COLLECTION_NAME))]
     name: String,
     #[serde(default)]
     #[schemars(with = "Option<wire::Metadata>")]
@@ -256,6 +261,7 @@ pub(crate) async fn resolve(
 #[schemars(rename = "UpdateCollectionPayload")]
 struct ModifyBody {
     #[serde(default)]
+    #[schemars(length(min = 3, max = 512), pattern(COLLECTION_NAME))]
     new_name: Option<String>,
     #[serde(default)]
     #[schemars(with = "Option<wire::Metadata>")]

@@ -53,6 +53,7 @@ pub(crate) fn routes() -> Vec<Route> {
 #[derive(Deserialize, JsonSchema)]
 #[schemars(rename = "CreateNamePayload")]
 struct NameBody {
+    #[schemars(length(min = 1, max = 256))]
     name: String,
 }
 
