@@ -241,6 +241,7 @@ pub struct Deleted {
 #[derive(Serialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 #[allow(dead_code)] // only its schema is used: the handler matches the string
+#[allow(clippy::enum_variant_names)] // Chroma's names
 pub enum ReadLevel {
     /// Every acknowledged write (the default).
     IndexAndWal,
