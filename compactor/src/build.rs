@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use silt_common::index::{read_all_records, MANIFEST_FILE};
+use silt_common::clock::{DynClock, DynEntropy, Entropy, SystemClock};
+use silt_common::index::read_all_records;
 use silt_common::keys::{version_dir, version_file};
 use silt_common::materialize::Overlay;
 use silt_common::record::Record;
@@ -80,6 +81,10 @@ pub struct Compactor {
     pub(crate) waiting_since: std::sync::Mutex<HashMap<CollectionId, std::time::Instant>>,
     /// Collections whose last attempts failed, and when they may be tried again.
     pub(crate) backoff: std::sync::Mutex<HashMap<CollectionId, crate::scheduler::Backoff>>,
+    /// Scheduling, backoff and GC cutoffs are timed by this; attempt ids come from `entropy`
+    /// (both the simulation's in tests).
+    pub(crate) clock: DynClock,
+    entropy: DynEntropy,
 }
 
 impl Compactor {
@@ -98,7 +103,21 @@ impl Compactor {
             lost_races: AtomicU64::new(0),
             waiting_since: Default::default(),
             backoff: Default::default(),
+            clock: SystemClock::shared(),
+            entropy: Entropy::system(),
         }
+    }
+
+    /// Times scheduling and garbage collection by `clock` (the deterministic simulation's).
+    pub fn with_clock(mut self, clock: DynClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Draws attempt ids from `entropy` (the deterministic simulation's seeded source).
+    pub fn with_entropy(mut self, entropy: DynEntropy) -> Self {
+        self.entropy = entropy;
+        self
     }
 
     /// Shares the work with the other live compactors of a cluster.
@@ -128,7 +147,7 @@ impl Compactor {
             None => None,
         };
         let version = collection.version + 1;
-        let attempt = uuid::Uuid::new_v4().simple().to_string();
+        let attempt = self.entropy.uuid().simple().to_string();
         let dir = version_dir(id, version, &attempt[..12]);
         let distance = collection.distance();
         let known_dimension = collection.dimension;
@@ -162,13 +181,7 @@ impl Compactor {
             .begin_compaction_attempt(id, dir.as_ref())
             .await?;
         let registered = match self
-            .write_and_register(
-                &collection,
-                &dir,
-                built.files,
-                compacted_offset,
-                record_count,
-            )
+            .write_and_register(&collection, &dir, built, compacted_offset)
             .await
         {
             Ok(registered) => registered,
@@ -208,10 +221,11 @@ impl Compactor {
         &self,
         collection: &silt_sysdb::Collection,
         dir: &object_store::path::Path,
-        mut files: Vec<(String, Vec<u8>)>,
+        built: crate::version::BuiltVersion,
         compacted_offset: u64,
-        record_count: u64,
     ) -> Result<bool, CompactError> {
+        let record_count = built.manifest.record_count;
+        let mut files = built.files;
         let last_two = files.split_off(files.len().saturating_sub(2));
         let puts = files.into_iter().map(|(name, bytes)| {
             let key = version_file(dir, &name);
@@ -222,7 +236,7 @@ impl Compactor {
         for (name, bytes) in last_two {
             put_if_absent(self.store.as_ref(), &version_file(dir, &name), bytes).await?;
         }
-        let manifest_key = version_file(dir, MANIFEST_FILE);
+        let manifest_key = version_file(dir, built.catalog_file);
         Ok(self
             .sysdb
             .register_version(

@@ -49,7 +49,7 @@ impl Compactor {
     /// least `min_tail_records`, or one this compactor has seen waiting for `max_tail_age`.
     /// Small trickles of writes thus make one version per `max_tail_age`, not one per round.
     fn due(&self, lagging: Vec<(CollectionId, u64)>) -> Vec<CollectionId> {
-        let now = Instant::now();
+        let now = self.clock.instant();
         let mut seen = self.waiting_since.lock().unwrap_or_else(|p| p.into_inner());
         let lagging_ids: HashSet<CollectionId> = lagging.iter().map(|(id, _)| *id).collect();
         seen.retain(|id, _| lagging_ids.contains(id));
@@ -97,7 +97,7 @@ impl Compactor {
                     }
                 }
                 Err(e) => {
-                    let wait = self.failed(id, Instant::now());
+                    let wait = self.failed(id, self.clock.instant());
                     tracing::warn!(collection = %id, error = %e, retry_in_ms = wait.as_millis() as u64, "compaction failed")
                 }
             }
@@ -118,11 +118,7 @@ impl Compactor {
                 }
                 rounds += 1;
                 if rounds.is_multiple_of(20) {
-                    let now_ms = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_millis() as i64)
-                        .unwrap_or(0);
-                    if let Err(e) = self.collect_garbage(now_ms).await {
+                    if let Err(e) = self.collect_garbage(self.clock.now_ms()).await {
                         tracing::warn!(error = %e, "garbage collection failed");
                     }
                 }

@@ -38,12 +38,14 @@ async fn a_failed_attempt_leaves_nothing_and_backs_off_until_space_is_freed() {
         sysdb.clone(),
         LogConfig::default(),
     ));
+    // More records than a flat version holds: the version is several objects (a small one
+    // would be one object, which a full disk refuses whole).
     let records = || -> Vec<OperationRecord> {
-        (0..300)
+        (0..2500)
             .map(|i| OperationRecord {
                 id: format!("r{i}"),
                 operation: Operation::Add,
-                embedding: Some(vec![i as f32; 16]),
+                embedding: Some((0..16).map(|d| ((i * 31 + d * 7) % 101) as f32).collect()),
                 document: Some(format!("document number {i} with some words in it")),
                 metadata: None,
                 uri: None,

@@ -101,6 +101,12 @@ impl QueryNode {
         };
         let tail = async {
             match consistency {
+                // The catalog's log position covers every acknowledged write, so a log that is
+                // compacted up to it has no tail: nothing to ask the log service (which, newly
+                // started, would have to read the log from the object store to know that).
+                Consistency::Strong if collection.compacted_offset >= collection.log_position => {
+                    Ok(Vec::new())
+                }
                 Consistency::Strong => {
                     self.log
                         .read_tail(id, collection.compacted_offset, collection.log_position)

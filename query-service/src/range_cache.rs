@@ -21,6 +21,7 @@ use foyer::{
 use futures::future::try_join_all;
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
+use silt_common::index::BUNDLE_FILE;
 use silt_common::storage::DynStore;
 
 /// Ranges closer than this are fetched as one request.
@@ -78,6 +79,10 @@ impl RangeRequest {
             path,
             range: Some(range),
         }
+    }
+
+    fn is_bundle_range(&self) -> bool {
+        self.range.is_some() && self.path.filename() == Some(BUNDLE_FILE)
     }
 
     fn key(&self) -> String {
@@ -145,8 +150,49 @@ impl RangeCache {
     }
 
     /// The bytes of every request, in order: from the cache, else from the object store in one
-    /// round trip of parallel GETs.
+    /// round trip of parallel GETs. A range of a bundle (a small version stored as one object)
+    /// is a slice of the whole bundle, which is fetched and cached as one entry.
     pub async fn fetch(&self, requests: &[RangeRequest]) -> Result<Vec<Bytes>, CacheError> {
+        if !requests.iter().any(RangeRequest::is_bundle_range) {
+            return self.fetch_exact(requests).await;
+        }
+        let mut unique: Vec<RangeRequest> = Vec::new();
+        let mut plan: Vec<(usize, Option<Range<u64>>)> = Vec::with_capacity(requests.len());
+        for r in requests {
+            let (wanted, slice) = if r.is_bundle_range() {
+                (RangeRequest::whole(r.path.clone()), r.range.clone())
+            } else {
+                (r.clone(), None)
+            };
+            let at = match unique.iter().position(|u| *u == wanted) {
+                Some(at) => at,
+                None => {
+                    unique.push(wanted);
+                    unique.len() - 1
+                }
+            };
+            plan.push((at, slice));
+        }
+        let fetched = self.fetch_exact(&unique).await?;
+        plan.into_iter()
+            .map(|(at, slice)| {
+                let bytes = &fetched[at];
+                match slice {
+                    None => Ok(bytes.clone()),
+                    Some(r) if r.start <= r.end && r.end <= bytes.len() as u64 => {
+                        Ok(bytes.slice(r.start as usize..r.end as usize))
+                    }
+                    Some(r) => Err(CacheError::Cache(format!(
+                        "range {r:?} is outside {} ({} bytes)",
+                        unique[at].path,
+                        bytes.len()
+                    ))),
+                }
+            })
+            .collect()
+    }
+
+    async fn fetch_exact(&self, requests: &[RangeRequest]) -> Result<Vec<Bytes>, CacheError> {
         let keys: Vec<String> = requests.iter().map(RangeRequest::key).collect();
         let lookups = keys.iter().map(|k| self.cache.get(k));
         let found = futures::future::join_all(lookups).await;

@@ -11,16 +11,23 @@
 //!   locations, both as sorted blocks; `locations.bin` maps ordinals to locations.
 //! - `text.bin` bundles the files of a tantivy index over the documents.
 //!
+//! A small flat version is instead ONE object, `version.bin`, holding all of the above end to
+//! end (bundle.rs); the catalog then points at it rather than at `manifest.json`.
+//!
 //! A record's ordinal is its position in the collection's logical order (insertion order), which
 //! is the order `get` returns; clusters are the physical order.
 
 mod blocks;
+mod bundle;
 mod clusters;
 mod head;
 mod read;
 mod sortkey;
 
 pub use blocks::{decode_block, encode_blocks, BlockEntry, BlockRef};
+pub use bundle::{
+    bundle_head, finish_bundle, is_bundle_key, lay_out_bundle, BUNDLE_FILE, BUNDLE_MAX_BYTES,
+};
 pub use clusters::{
     decode_cluster, decode_payload, encode_cluster, encode_payload, f32s_from_le, ClusterRows,
     Payload,
@@ -29,7 +36,10 @@ pub use head::{ClusterRef, Head, MetaKeyIndex, TextFile};
 pub use read::{read_all_records, read_head, VersionContents, VersionReadError};
 pub use sortkey::{number_key, sort_keys, SortKey, TAG_BOOL, TAG_NUMBER, TAG_STR};
 
-pub const MANIFEST_FORMAT_VERSION: u32 = 2;
+/// 3: file entries may carry an offset (the version is one bundle object). Versions written
+/// with format 2 (always a directory of files) stay readable.
+pub const MANIFEST_FORMAT_VERSION: u32 = 3;
+const READABLE_MANIFEST_FORMATS: [u32; 2] = [2, 3];
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const HEAD_FILE: &str = "head.bin";
 pub const CLUSTERS_FILE: &str = "clusters.bin";
@@ -97,6 +107,9 @@ pub struct IndexParams {
 pub struct FileEntry {
     pub name: String,
     pub size: u64,
+    /// Where the file starts inside the version's bundle object, when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -122,7 +135,7 @@ impl Manifest {
             .get("format_version")
             .and_then(|f| f.as_u64())
             .unwrap_or(0);
-        if format != u64::from(MANIFEST_FORMAT_VERSION) {
+        if !READABLE_MANIFEST_FORMATS.contains(&(format as u32)) {
             return Err(DecodeError::UnsupportedVersion(format as u16));
         }
         serde_json::from_value(v).map_err(|e| DecodeError::Invalid(e.to_string()))
@@ -130,6 +143,29 @@ impl Manifest {
 
     pub fn file_size(&self, name: &str) -> Option<u64> {
         self.files.iter().find(|f| f.name == name).map(|f| f.size)
+    }
+
+    /// Whether the version is one bundle object.
+    pub fn is_bundled(&self) -> bool {
+        self.files.iter().any(|f| f.offset.is_some())
+    }
+
+    /// Where file `name` of the version in `dir` lives: the object and the file's first byte
+    /// in it (the bundle and an offset, or the file's own object and 0).
+    pub fn locate(
+        &self,
+        dir: &object_store::path::Path,
+        name: &str,
+    ) -> (object_store::path::Path, u64) {
+        match self
+            .files
+            .iter()
+            .find(|f| f.name == name)
+            .and_then(|f| f.offset)
+        {
+            Some(offset) => (dir.clone().join(BUNDLE_FILE), offset),
+            None => (dir.clone().join(name), 0),
+        }
     }
 }
 

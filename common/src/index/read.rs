@@ -3,8 +3,11 @@
 
 use object_store::{ObjectStore, ObjectStoreExt};
 
+use bytes::Bytes;
+use object_store::path::Path;
+
 use super::clusters::decode_cluster;
-use super::{version_dir_of, Head, CLUSTERS_FILE, HEAD_FILE};
+use super::{bundle_head, is_bundle_key, version_dir_of, Head, CLUSTERS_FILE, HEAD_FILE};
 use crate::codec::DecodeError;
 use crate::record::Record;
 
@@ -20,12 +23,33 @@ pub async fn read_head(
     store: &dyn ObjectStore,
     manifest_key: &str,
 ) -> Result<Head, VersionReadError> {
-    let key = version_dir_of(manifest_key).join(HEAD_FILE);
-    let bytes = store.get(&key).await?.bytes().await?;
-    Head::decode(&bytes).map_err(|source| VersionReadError::Corrupt {
+    Ok(read_head_and_bundle(store, manifest_key).await?.0)
+}
+
+/// The head, and the whole object when the version is a bundle (its files are then ranges of
+/// those bytes, already read).
+async fn read_head_and_bundle(
+    store: &dyn ObjectStore,
+    manifest_key: &str,
+) -> Result<(Head, Option<Bytes>), VersionReadError> {
+    let bundled = is_bundle_key(manifest_key);
+    let key = if bundled {
+        Path::from(manifest_key)
+    } else {
+        version_dir_of(manifest_key).join(HEAD_FILE)
+    };
+    let corrupt = |source| VersionReadError::Corrupt {
         key: key.to_string(),
         source,
-    })
+    };
+    let bytes = store.get(&key).await?.bytes().await?;
+    let head_bytes = if bundled {
+        bundle_head(&bytes).map_err(corrupt)?
+    } else {
+        &bytes[..]
+    };
+    let head = Head::decode(head_bytes).map_err(corrupt)?;
+    Ok((head, bundled.then_some(bytes)))
 }
 
 /// Every record of a version in ordinal order, with the cluster each one is in.
@@ -39,8 +63,10 @@ pub async fn read_all_records(
     store: &dyn ObjectStore,
     manifest_key: &str,
 ) -> Result<VersionContents, VersionReadError> {
-    let head = read_head(store, manifest_key).await?;
-    let key = version_dir_of(manifest_key).join(CLUSTERS_FILE);
+    let (head, bundle) = read_head_and_bundle(store, manifest_key).await?;
+    let (key, base) = head
+        .manifest
+        .locate(&version_dir_of(manifest_key), CLUSTERS_FILE);
     let corrupt = |source| VersionReadError::Corrupt {
         key: key.to_string(),
         source,
@@ -49,7 +75,19 @@ pub async fn read_all_records(
     let dimension = head.dimension();
     let mut slots: Vec<Option<(Record, u32)>> = vec![None; n];
     if n > 0 {
-        let bytes = store.get(&key).await?.bytes().await?;
+        let bytes = match bundle {
+            Some(bundle) => {
+                let size = head.manifest.file_size(CLUSTERS_FILE).unwrap_or(0);
+                let range = base as usize..(base + size) as usize;
+                if range.end > bundle.len() {
+                    return Err(corrupt(DecodeError::Invalid(
+                        "clusters outside the bundle".into(),
+                    )));
+                }
+                bundle.slice(range)
+            }
+            None => store.get(&key).await?.bytes().await?,
+        };
         for (c, cluster) in head.clusters.iter().enumerate() {
             let block = bytes
                 .get(cluster.offset as usize..(cluster.offset + cluster.len) as usize)

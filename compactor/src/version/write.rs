@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use silt_common::index::{
-    encode_blocks, encode_cluster, sort_keys, BlockEntry, ClusterRef, FileEntry, Head, IndexParams,
-    Loc, Manifest, MetaKeyIndex, CLUSTERS_FILE, HEAD_FILE, IDS_FILE, LOCATIONS_FILE, MANIFEST_FILE,
+    encode_blocks, encode_cluster, finish_bundle, lay_out_bundle, sort_keys, BlockEntry,
+    ClusterRef, FileEntry, Head, IndexParams, Loc, Manifest, MetaKeyIndex, BUNDLE_FILE,
+    BUNDLE_MAX_BYTES, CLUSTERS_FILE, HEAD_FILE, IDS_FILE, LOCATIONS_FILE, MANIFEST_FILE,
     MANIFEST_FORMAT_VERSION, META_FILE, TEXT_FILE,
 };
 use silt_common::record::Record;
@@ -29,9 +30,11 @@ pub struct VersionSpec<'a> {
 
 pub struct BuiltVersion {
     /// Data files first, `head.bin` and `manifest.json` last: a reader that finds the head finds
-    /// everything it points to.
+    /// everything it points to. A small flat version is one file, `version.bin`.
     pub files: Vec<(String, Vec<u8>)>,
     pub manifest: Manifest,
+    /// The file the catalog points at: `manifest.json`, or the bundle.
+    pub catalog_file: &'static str,
 }
 
 pub fn write_version(spec: VersionSpec<'_>) -> Result<BuiltVersion, CompactError> {
@@ -108,7 +111,7 @@ pub fn write_version(spec: VersionSpec<'_>) -> Result<BuiltVersion, CompactError
         files.push((TEXT_FILE.to_string(), bundle));
         text_files = table;
     }
-    let manifest = Manifest {
+    let mut manifest = Manifest {
         format_version: MANIFEST_FORMAT_VERSION,
         collection_id: spec.collection_id,
         version: spec.version,
@@ -121,11 +124,12 @@ pub fn write_version(spec: VersionSpec<'_>) -> Result<BuiltVersion, CompactError
             .map(|(name, bytes)| FileEntry {
                 name: name.clone(),
                 size: bytes.len() as u64,
+                offset: None,
             })
             .collect(),
         index: spec.params,
     };
-    let head = Head {
+    let mut head = Head {
         manifest: manifest.clone(),
         clusters,
         centroids: spec.centroids.into(),
@@ -133,9 +137,26 @@ pub fn write_version(spec: VersionSpec<'_>) -> Result<BuiltVersion, CompactError
         meta,
         text: text_files,
     };
+    let data_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
+    if head.centroids.is_empty() && data_bytes + head.size_hint() <= BUNDLE_MAX_BYTES {
+        // Small and flat: one object, one PUT, one GET for a cold query.
+        let (laid_out, entries) = lay_out_bundle(files);
+        manifest.files = entries;
+        head.manifest = manifest.clone();
+        let bundle = finish_bundle(laid_out, &head.encode());
+        return Ok(BuiltVersion {
+            files: vec![(BUNDLE_FILE.to_string(), bundle)],
+            manifest,
+            catalog_file: BUNDLE_FILE,
+        });
+    }
     files.push((HEAD_FILE.to_string(), head.encode()));
     let manifest_json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| CompactError::Index(format!("manifest: {e}")))?;
     files.push((MANIFEST_FILE.to_string(), manifest_json));
-    Ok(BuiltVersion { files, manifest })
+    Ok(BuiltVersion {
+        files,
+        manifest,
+        catalog_file: MANIFEST_FILE,
+    })
 }

@@ -14,7 +14,7 @@ use super::{
     Batch, Candidates, Lookups, OpenedVersion, ReadError, TailBase, TailView,
 };
 use crate::execute::{project, Matcher};
-use crate::range_cache::{RangeCache, RangeRequest};
+use crate::range_cache::RangeCache;
 use crate::GetRequest;
 
 /// Extra records read beyond what a page needs, so a few rejected candidates cost no extra trip.
@@ -250,10 +250,7 @@ fn window_end(start: u32, n: u32, page: &Page<'_>, unfiltered: bool) -> u32 {
 
 fn add_locations(batch: &mut Batch, v: &OpenedVersion, start: u32, end: u32) -> usize {
     let w = Loc::ENCODED_LEN as u64;
-    batch.add(RangeRequest::range(
-        v.file(LOCATIONS_FILE),
-        u64::from(start) * w..u64::from(end) * w,
-    ))
+    batch.add(v.range(LOCATIONS_FILE, u64::from(start) * w..u64::from(end) * w))
 }
 
 fn decode_locations(b: &[u8]) -> Result<Vec<Loc>, ReadError> {

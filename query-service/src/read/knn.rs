@@ -20,7 +20,7 @@ use super::{
     Batch, Candidates, Lookups, OpenedVersion, ReadError, TailBase, TailView,
 };
 use crate::execute::{project, Matcher};
-use crate::range_cache::{RangeCache, RangeRequest};
+use crate::range_cache::RangeCache;
 use crate::{KnnRequest, Scored};
 
 /// Candidates are all ranked exactly while reading them costs at most this many bytes (a 1%
@@ -238,10 +238,7 @@ fn add_clusters(
             let r = v.head.clusters.get(c)?;
             Some((
                 c,
-                batch.add(RangeRequest::range(
-                    v.file(CLUSTERS_FILE),
-                    r.offset..r.offset + r.len,
-                )),
+                batch.add(v.range(CLUSTERS_FILE, r.offset..r.offset + r.len)),
             ))
         })
         .collect()

@@ -100,17 +100,16 @@ pub(crate) fn add_record(
     loc: &Loc,
     with_vector: bool,
 ) -> RecordSlots {
-    let path = v.file(CLUSTERS_FILE);
     let dim_bytes = (v.head.dimension() * 4) as u64;
     RecordSlots {
         vector: with_vector.then(|| {
-            batch.add(RangeRequest::range(
-                path.clone(),
+            batch.add(v.range(
+                CLUSTERS_FILE,
                 loc.vector_offset..loc.vector_offset + dim_bytes,
             ))
         }),
-        payload: batch.add(RangeRequest::range(
-            path,
+        payload: batch.add(v.range(
+            CLUSTERS_FILE,
             loc.payload_offset..loc.payload_offset + u64::from(loc.payload_len),
         )),
     }
@@ -156,10 +155,7 @@ impl Lookups {
             .into_iter()
             .map(|i| {
                 let b = &v.head.id_blocks[i];
-                let slot = batch.add(RangeRequest::range(
-                    v.file(IDS_FILE),
-                    b.offset..b.offset + u64::from(b.len),
-                ));
+                let slot = batch.add(v.range(IDS_FILE, b.offset..b.offset + u64::from(b.len)));
                 (i, slot)
             })
             .collect();
@@ -171,10 +167,7 @@ impl Lookups {
             .into_iter()
             .map(|(k, j)| {
                 let b = &v.head.meta[k].blocks[j];
-                let slot = batch.add(RangeRequest::range(
-                    v.file(META_FILE),
-                    b.offset..b.offset + u64::from(b.len),
-                ));
+                let slot = batch.add(v.range(META_FILE, b.offset..b.offset + u64::from(b.len)));
                 ((k, j), slot)
             })
             .collect();
@@ -277,10 +270,11 @@ pub(crate) async fn open_text(
                 return Ok::<_, ReadError>(None);
             }
             let size = v.head.manifest.file_size(TEXT_FILE).unwrap_or(0);
-            let (cache, path, files) = (cache.clone(), v.file(TEXT_FILE), v.head.text.clone());
+            let (path, base) = v.locate(TEXT_FILE);
+            let (cache, files) = (cache.clone(), v.head.text.clone());
             let runtime = tokio::runtime::Handle::current();
             let index = text::run_blocking("text open", move || {
-                text::TextIndex::open(cache, path, size, &files, runtime)
+                text::TextIndex::open(cache, path, base, size, &files, runtime)
             })
             .await?;
             Ok(Some(Arc::new(index)))

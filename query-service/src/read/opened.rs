@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use object_store::path::Path;
 use silt_common::distance::Distance;
-use silt_common::index::{version_dir_of, Head, HEAD_FILE};
+use silt_common::index::{bundle_head, is_bundle_key, version_dir_of, Head, HEAD_FILE};
 use tokio::sync::OnceCell;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
@@ -64,8 +64,16 @@ impl OpenedVersion {
         })
     }
 
-    pub fn file(&self, name: &str) -> Path {
-        self.dir.clone().join(name)
+    /// The request for `range` of the version's file `name`: a range of the file's own
+    /// object, or of the bundle the version is.
+    pub fn range(&self, name: &str, range: std::ops::Range<u64>) -> RangeRequest {
+        let (path, base) = self.head.manifest.locate(&self.dir, name);
+        RangeRequest::range(path, base + range.start..base + range.end)
+    }
+
+    /// The object holding file `name`, and where the file starts in it.
+    pub fn locate(&self, name: &str) -> (Path, u64) {
+        self.head.manifest.locate(&self.dir, name)
     }
 
     pub fn cluster_count(&self) -> usize {
@@ -152,10 +160,20 @@ impl OpenedVersions {
             }
         }
         let dir = version_dir_of(manifest_key);
-        let bytes = cache
-            .fetch_one(RangeRequest::whole(dir.clone().join(HEAD_FILE)))
-            .await?;
-        let head = Head::decode(&bytes).map_err(|e| ReadError::Corrupt(format!("head: {e}")))?;
+        let corrupt = |e| ReadError::Corrupt(format!("head: {e}"));
+        let head = if is_bundle_key(manifest_key) {
+            // The whole bundle, cached as one entry: every later range of the version is a
+            // slice of it, so a cold query of a small collection is this one GET.
+            let bundle = cache
+                .fetch_one(RangeRequest::whole(Path::from(manifest_key)))
+                .await?;
+            Head::decode(bundle_head(&bundle).map_err(corrupt)?).map_err(corrupt)?
+        } else {
+            let bytes = cache
+                .fetch_one(RangeRequest::whole(dir.clone().join(HEAD_FILE)))
+                .await?;
+            Head::decode(&bytes).map_err(corrupt)?
+        };
         let version = Arc::new(OpenedVersion::open(dir, head)?);
         let mut inner = self.lock();
         inner.clock += 1;

@@ -74,7 +74,10 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
 #[derive(Clone)]
 struct Bundle {
     cache: RangeCache,
+    /// The object holding `text.bin`, and where `text.bin` starts in it (0 unless the whole
+    /// version is one object).
     path: Path,
+    base: u64,
     size: u64,
     runtime: Handle,
 }
@@ -92,7 +95,8 @@ impl Bundle {
         let requests: Vec<RangeRequest> = (first..=last)
             .map(|c| {
                 let start = c * CHUNK;
-                RangeRequest::range(self.path.clone(), start..(start + CHUNK).min(self.size))
+                let end = (start + CHUNK).min(self.size);
+                RangeRequest::range(self.path.clone(), self.base + start..self.base + end)
             })
             .collect();
         let chunks = self
@@ -240,6 +244,7 @@ impl TextIndex {
     pub fn open(
         cache: RangeCache,
         path: Path,
+        base: u64,
         size: u64,
         files: &[TextFile],
         runtime: Handle,
@@ -247,6 +252,7 @@ impl TextIndex {
         let bundle = Arc::new(BundleDebug(Bundle {
             cache,
             path,
+            base,
             size,
             runtime,
         }));
