@@ -236,10 +236,19 @@ def test_compaction_completes_after_kill_9_of_the_compactor(tmp_path):
         assert manifest_key in keys
         s3 = boto3.client("s3", endpoint_url=cluster.endpoint, aws_access_key_id="test",
                           aws_secret_access_key="test", region_name="us-east-1")
-        manifest = json.loads(s3.get_object(Bucket=cluster.bucket, Key=f"{cluster.prefix}/{manifest_key}")["Body"].read())
-        version_dir = manifest_key.rsplit("/", 1)[0]
-        for f in manifest["files"]:
-            assert f"{version_dir}/{f['name']}" in keys
+        body = s3.get_object(Bucket=cluster.bucket, Key=f"{cluster.prefix}/{manifest_key}")["Body"].read()
+        if manifest_key.endswith("/version.bin"):
+            # A small version is one object: data files, head, and a 24-byte footer (head
+            # offset, head length, magic) whose head must end exactly where the footer begins.
+            assert body[-8:] == b"SLTBNDL1", "a bundle ends with its footer"
+            head_offset = int.from_bytes(body[-24:-16], "little")
+            head_len = int.from_bytes(body[-16:-8], "little")
+            assert 0 < head_len and head_offset + head_len == len(body) - 24
+        else:
+            manifest = json.loads(body)
+            version_dir = manifest_key.rsplit("/", 1)[0]
+            for f in manifest["files"]:
+                assert f"{version_dir}/{f['name']}" in keys
         got = http.post(f"{COLLECTIONS}/{cid}/get", json={"include": []}).json()["ids"]
         assert sorted(got) == sorted(oracle.records)
         q = np.random.default_rng(1).normal(size=DIM).astype(np.float32)
