@@ -1,6 +1,7 @@
 //! `GET /openapi.json` as a client sees it: served without a key even when auth is on, valid
 //! JSON, OpenAPI 3.1, and listing exactly the routes the router serves (`route_specs`), each
-//! with its parameters, and its body and answer schemas where it has them.
+//! with its parameters, and its body and answer schemas where it has them. Routes Silt shares
+//! with Chroma keep Chroma's operation ids (checked against Chroma 1.5.9's own document).
 
 use std::sync::Arc;
 
@@ -15,8 +16,7 @@ use silt_query_service::{QueryConfig, QueryNode, QueryService};
 use silt_sysdb::SysDb;
 use tower::ServiceExt;
 
-#[tokio::test]
-async fn openapi_json_is_public_and_lists_every_route() {
+async fn app() -> (tempfile::TempDir, axum::Router) {
     let dir = tempfile::tempdir().unwrap();
     let sysdb = SysDb::connect(&format!("sqlite://{}/catalog.db", dir.path().display()))
         .await
@@ -41,7 +41,11 @@ async fn openapi_json_is_public_and_lists_every_route() {
             ..GatewayConfig::default()
         },
     ));
+    (dir, app)
+}
 
+/// GET /openapi.json without a key.
+async fn document(app: axum::Router) -> Value {
     // No key, auth on.
     let resp = app
         .oneshot(Request::get("/openapi.json").body(Body::empty()).unwrap())
@@ -53,7 +57,13 @@ async fn openapi_json_is_public_and_lists_every_route() {
         "application/json"
     );
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let doc: Value = serde_json::from_slice(&bytes).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+#[tokio::test]
+async fn openapi_json_is_public_and_lists_every_route() {
+    let (_dir, app) = app().await;
+    let doc = document(app).await;
     assert_eq!(doc["openapi"], "3.1.0");
 
     let specs = route_specs();
@@ -128,4 +138,82 @@ async fn openapi_json_is_public_and_lists_every_route() {
         serde_json::json!(["query_embeddings"])
     );
     assert!(schemas["Collection"]["properties"]["configuration_json"].is_object());
+}
+
+/// Chroma 1.5.9's routes as its server's /openapi.json lists them: (operationId, method, path).
+const CHROMA_ROUTES: &[(&str, &str, &str)] = &[
+    ("get_user_identity", "GET", "/api/v2/auth/identity"),
+    ("get_collection_by_crn", "GET", "/api/v2/collections/{crn}"),
+    ("healthcheck", "GET", "/api/v2/healthcheck"),
+    ("heartbeat", "GET", "/api/v2/heartbeat"),
+    ("pre_flight_checks", "GET", "/api/v2/pre-flight-checks"),
+    ("reset", "POST", "/api/v2/reset"),
+    ("create_tenant", "POST", "/api/v2/tenants"),
+    ("get_tenant", "GET", "/api/v2/tenants/{tenant_name}"),
+    ("update_tenant", "PATCH", "/api/v2/tenants/{tenant_name}"),
+    ("list_databases", "GET", "/api/v2/tenants/{tenant}/databases"),
+    ("create_database", "POST", "/api/v2/tenants/{tenant}/databases"),
+    ("get_database", "GET", "/api/v2/tenants/{tenant}/databases/{database}"),
+    ("delete_database", "DELETE", "/api/v2/tenants/{tenant}/databases/{database}"),
+    ("list_collections", "GET", "/api/v2/tenants/{tenant}/databases/{database}/collections"),
+    ("create_collection", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections"),
+    ("get_collection_by_id", "GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/by-id/{collection_id}"),
+    ("get_collection", "GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}"),
+    ("update_collection", "PUT", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}"),
+    ("delete_collection", "DELETE", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}"),
+    ("collection_add", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/add"),
+    ("detach_function", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/attached_functions/{name}/detach"),
+    ("collection_count", "GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/count"),
+    ("collection_delete", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/delete"),
+    ("fork_collection", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/fork"),
+    ("fork_count", "GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/fork_count"),
+    ("attach_function", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/functions/attach"),
+    ("get_attached_function", "GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/functions/{function_name}"),
+    ("collection_get", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/get"),
+    ("indexing_status", "GET", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/indexing_status"),
+    ("collection_query", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/query"),
+    ("collection_search", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/search"),
+    ("collection_update", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/update"),
+    ("collection_upsert", "POST", "/api/v2/tenants/{tenant}/databases/{database}/collections/{collection_id}/upsert"),
+    ("count_collections", "GET", "/api/v2/tenants/{tenant}/databases/{database}/collections_count"),
+    ("version", "GET", "/api/v2/version"),
+];
+
+/// A route Silt shares with Chroma carries Chroma's operation id, method and path (parameter
+/// names aside), so clients generated from either document agree.
+#[tokio::test]
+async fn shared_routes_have_chromas_operation_ids() {
+    let (_dir, app) = app().await;
+    let doc = document(app).await;
+    let shape = |path: &str| -> Vec<String> {
+        path.split('/')
+            .map(|s| {
+                if s.starts_with('{') {
+                    "{}".to_string()
+                } else {
+                    s.to_string()
+                }
+            })
+            .collect()
+    };
+    let mut shared = 0;
+    for (path, methods) in doc["paths"].as_object().unwrap() {
+        for (method, op) in methods.as_object().unwrap() {
+            let id = op["operationId"].as_str().unwrap_or_default();
+            let same_route = CHROMA_ROUTES
+                .iter()
+                .find(|(_, m, p)| m.eq_ignore_ascii_case(method) && shape(p) == shape(path));
+            if let Some((chroma_id, _, _)) = same_route {
+                assert_eq!(id, *chroma_id, "{method} {path}");
+                shared += 1;
+            }
+            if let Some((_, m, p)) = CHROMA_ROUTES.iter().find(|(i, _, _)| *i == id) {
+                assert!(
+                    m.eq_ignore_ascii_case(method) && shape(p) == shape(path),
+                    "{id} is {m} {p} in Chroma, {method} {path} in Silt"
+                );
+            }
+        }
+    }
+    assert!(shared >= 25, "only {shared} routes in common with Chroma");
 }
