@@ -9,6 +9,8 @@ use sha2::{Digest, Sha256};
 pub const KEY_PREFIX: &str = "silt_";
 
 /// A new random key: 256 bits from the OS generator, URL-safe.
+// A secret: it must come from the OS generator, never from a seed.
+#[allow(clippy::disallowed_methods)]
 pub fn generate_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);

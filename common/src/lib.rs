@@ -2,6 +2,7 @@
 //! object-store wrappers. Every component crate depends on this one; it depends on none of them.
 
 pub mod api_key;
+pub mod clock;
 pub mod codec;
 pub mod distance;
 pub mod error;

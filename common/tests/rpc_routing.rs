@@ -2,6 +2,9 @@
 //! owner; a dead owner's calls go to the next node; a hung node costs one attempt timeout;
 //! writes are not repeated when their delivery is unknown; errors keep their kind.
 
+// Measures real time: these tests time real sockets.
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

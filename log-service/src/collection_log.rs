@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use silt_common::clock::DynClock;
 use silt_common::keys::log_fragment;
 use silt_common::record::{LogEntry, OperationRecord};
 use silt_common::storage::{put_if_absent, DynStore, FenceError};
@@ -25,6 +26,9 @@ pub(crate) struct Shared {
     pub store: DynStore,
     pub sysdb: SysDb,
     pub config: LogConfig,
+    /// Resyncs, garbage-collection deadlines and idleness are timed by this (the simulation's
+    /// clock in tests), never by the ambient one.
+    pub clock: DynClock,
     pub epoch: Instant,
     /// Fragments to collect once their grace period has passed.
     pub gc_queue: Mutex<Vec<GcItem>>,
@@ -38,7 +42,10 @@ pub(crate) struct GcItem {
 
 impl Shared {
     pub fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        self.clock
+            .instant()
+            .saturating_duration_since(self.epoch)
+            .as_millis() as u64
     }
 
     /// Fragments of `collection` wholly at or below `compacted_offset` become garbage once the
@@ -48,7 +55,7 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(GcItem {
-                due: Instant::now() + self.config.gc_grace,
+                due: self.clock.instant() + self.config.gc_grace,
                 collection,
                 compacted_offset,
             });
@@ -247,7 +254,7 @@ impl CollectionLog {
                         record,
                     }));
                 tail.next_offset = last + 1;
-                tail.recovered_at = Some(Instant::now());
+                tail.recovered_at = Some(shared.clock.instant());
                 return Ok(first);
             };
             // Another writer holds this position. Adopt its fragment and try the next offset,
@@ -310,9 +317,10 @@ impl CollectionLog {
     /// Loads the true tail from the catalog and object storage when this node has not done so
     /// recently enough to be sure nothing below its position was compacted and collected.
     async fn ensure_fresh(&self, shared: &Shared, tail: &mut Tail) -> Result<(), LogError> {
+        let now = shared.clock.instant();
         if tail
             .recovered_at
-            .is_some_and(|t| t.elapsed() < shared.config.resync_after)
+            .is_some_and(|t| now.saturating_duration_since(t) < shared.config.resync_after)
         {
             return Ok(());
         }
@@ -351,7 +359,7 @@ impl CollectionLog {
         tail.compacted_offset = compacted;
         tail.next_offset = entries.last().map_or(compacted, |e| e.offset) + 1;
         tail.entries = entries.into();
-        tail.recovered_at = Some(Instant::now());
+        tail.recovered_at = Some(shared.clock.instant());
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::StreamExt;
+use silt_common::clock::{DynClock, SystemClock};
 use silt_common::keys::log_fragment;
 use silt_common::record::{LogEntry, OperationRecord};
 use silt_common::storage::DynStore;
@@ -26,12 +27,18 @@ pub struct ObjectLog {
 
 impl ObjectLog {
     pub fn new(store: DynStore, sysdb: SysDb, config: LogConfig) -> Self {
+        Self::with_clock(store, sysdb, config, SystemClock::shared())
+    }
+
+    /// A log timed by `clock` (the deterministic simulation's).
+    pub fn with_clock(store: DynStore, sysdb: SysDb, config: LogConfig, clock: DynClock) -> Self {
         ObjectLog {
             shared: Arc::new(Shared {
                 store,
                 sysdb,
                 config,
-                epoch: Instant::now(),
+                epoch: clock.instant(),
+                clock,
                 gc_queue: Mutex::default(),
             }),
             collections: Arc::default(),
@@ -136,7 +143,7 @@ impl ObjectLog {
             let mut ticker = tokio::time::interval(every);
             loop {
                 ticker.tick().await;
-                if let Err(e) = this.collect_garbage(Instant::now()).await {
+                if let Err(e) = this.collect_garbage(this.shared.clock.instant()).await {
                     tracing::warn!(error = %e, "log garbage collection failed; will retry");
                 }
                 this.evict_idle();

@@ -109,10 +109,8 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
             membership_timeout_ms,
         } => placement(&sysdb, &role, membership_timeout_ms).await?,
         AdminCommand::Nodes => {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_millis() as i64)
-                .unwrap_or(0);
+            // Heartbeats are wall-clock times written by every node's system clock.
+            let now = silt_common::clock::Clock::now_ms(&silt_common::clock::SystemClock);
             Value::Array(
                 sysdb
                     .all_nodes()

@@ -13,6 +13,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use silt_common::clock::{Clock, SystemClock};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::ServiceExt;
@@ -76,9 +77,13 @@ pub async fn serve(
             // Closing at once keeps the listener's backlog moving: waiting clients get a
             // reset they can retry, instead of hanging behind connections that are full.
             drop(stream);
-            if last_refusal_log.is_none_or(|t| t.elapsed() > Duration::from_secs(1)) {
+            // A log throttle in real time: the system clock is the point.
+            let now = SystemClock.instant();
+            if last_refusal_log
+                .is_none_or(|t| now.saturating_duration_since(t) > Duration::from_secs(1))
+            {
                 tracing::warn!(%peer, max_connections, "too many connections; refusing new ones");
-                last_refusal_log = Some(Instant::now());
+                last_refusal_log = Some(now);
             }
             continue;
         };

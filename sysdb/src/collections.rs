@@ -6,7 +6,7 @@ use silt_common::CollectionId;
 use sqlx::any::AnyRow;
 use sqlx::{AssertSqlSafe, Row};
 
-use crate::{now_ms, Collection, CollectionUpdate, NewCollection, SysDb, SysDbError};
+use crate::{Collection, CollectionUpdate, NewCollection, SysDb, SysDbError};
 
 const SELECT_COLLECTION: &str = "SELECT c.id, c.tenant, d.name AS database_name, c.database_id, \
     c.name, c.dimension, c.metadata, c.configuration, c.version, c.compacted_offset, \
@@ -63,7 +63,7 @@ impl SysDb {
                 return Ok((existing, false));
             }
         }
-        let id = CollectionId::new_random();
+        let id = CollectionId(self.entropy.uuid());
         let inserted = sqlx::query(
             "INSERT INTO collections (id, tenant, database_id, name, dimension, metadata, configuration, created_at_ms, created_seq) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM collections))",
@@ -75,7 +75,7 @@ impl SysDb {
         .bind(new.dimension.map(i64::from))
         .bind(new.metadata.as_ref().map(Value::to_string))
         .bind(new.configuration.to_string())
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await;
         match inserted {
@@ -206,7 +206,7 @@ impl SysDb {
         let done = sqlx::query(
             "UPDATE collections SET deleted_at_ms = $1 WHERE id = $2 AND deleted_at_ms IS NULL",
         )
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(collection.id.to_string())
         .execute(&self.pool)
         .await?;

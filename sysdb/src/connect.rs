@@ -1,6 +1,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use silt_common::clock::{DynClock, DynEntropy, Entropy, SystemClock};
 use sqlx::any::{install_default_drivers, AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::AnyPool;
@@ -14,6 +15,11 @@ static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/postgres");
 #[derive(Debug, Clone)]
 pub struct SysDb {
     pub(crate) pool: AnyPool,
+    /// Timestamps written to the catalog (superseded-at, deleted-at, heartbeats) and the
+    /// cutoffs compared with them: the system clock, or the simulation's.
+    pub(crate) clock: DynClock,
+    /// Ids of new collections, databases and keys.
+    pub(crate) entropy: DynEntropy,
 }
 
 impl SysDb {
@@ -57,7 +63,27 @@ impl SysDb {
         };
         // Postgres: sqlx takes an advisory lock, so processes starting together are safe.
         migrator.run(&pool).await?;
-        Ok(SysDb { pool })
+        Ok(SysDb {
+            pool,
+            clock: SystemClock::shared(),
+            entropy: Entropy::system(),
+        })
+    }
+
+    /// This handle with its timestamps from `clock` (a simulation's).
+    pub fn with_clock(mut self, clock: DynClock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// This handle with new ids from `entropy` (a simulation's seeded source).
+    pub fn with_entropy(mut self, entropy: DynEntropy) -> Self {
+        self.entropy = entropy;
+        self
+    }
+
+    pub(crate) fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
     /// Returns the catalog to its first-start state (tests only): no tenants, databases, keys
@@ -66,7 +92,7 @@ impl SysDb {
     pub async fn reset(&self) -> Result<(), SysDbError> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE collections SET deleted_at_ms = $1 WHERE deleted_at_ms IS NULL")
-            .bind(crate::now_ms())
+            .bind(self.now_ms())
             .execute(&mut *tx)
             .await?;
         for sql in [

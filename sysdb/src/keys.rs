@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::{now_ms, SysDb, SysDbError};
+use crate::{SysDb, SysDbError};
 
 /// What a key may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,11 +75,11 @@ impl SysDb {
             return Err(SysDbError::NotFound(format!("Tenant {tenant} not found")));
         }
         let key = ApiKey {
-            id: uuid::Uuid::new_v4().to_string(),
+            id: self.entropy.uuid().to_string(),
             tenant: tenant.to_string(),
             label: label.map(str::to_string),
             scope: scope.clone(),
-            created_at_ms: now_ms(),
+            created_at_ms: self.now_ms(),
             revoked_at_ms: None,
         };
         let scope_json = serde_json::to_string(scope)
@@ -133,7 +133,7 @@ impl SysDb {
         sqlx::query(
             "UPDATE api_keys SET revoked_at_ms = $1 WHERE id = $2 AND revoked_at_ms IS NULL",
         )
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(id)
         .execute(&self.pool)
         .await?;
@@ -155,7 +155,7 @@ impl SysDb {
             "UPDATE tenant_quotas SET quotas = $1, updated_at_ms = $2 WHERE tenant = $3",
         )
         .bind(&text)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(tenant)
         .execute(&self.pool)
         .await?;
@@ -165,7 +165,7 @@ impl SysDb {
             )
             .bind(tenant)
             .bind(&text)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(&self.pool)
             .await?;
         }

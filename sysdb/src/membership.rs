@@ -10,7 +10,7 @@ use silt_common::routing::{Member, NodeSource, Ring};
 use silt_common::{SiltError, SiltResult};
 use tokio::task::JoinHandle;
 
-use crate::{now_ms, SysDb, SysDbError};
+use crate::{SysDb, SysDbError};
 
 #[derive(Debug, Clone)]
 pub struct MembershipConfig {
@@ -48,8 +48,8 @@ impl Registration {
         address: &str,
         config: &MembershipConfig,
     ) -> Result<Registration, SysDbError> {
-        let id = format!("{role}-{}", uuid::Uuid::new_v4().simple());
-        let started = now_ms();
+        let id = format!("{role}-{}", sysdb.entropy.uuid().simple());
+        let started = sysdb.now_ms();
         sysdb.heartbeat_node(&id, role, address, started).await?;
         let task = {
             let (sysdb, id, role, address) = (
@@ -72,7 +72,7 @@ impl Registration {
                         continue;
                     }
                     // Rows of nodes that died without leaving are removed by whoever is alive.
-                    let cutoff = now_ms() - prune_after.as_millis() as i64;
+                    let cutoff = sysdb.now_ms() - prune_after.as_millis() as i64;
                     if let Err(e) = sysdb.prune_nodes(cutoff).await {
                         tracing::debug!(error = %e, "pruning dead nodes failed");
                     }
@@ -121,7 +121,7 @@ impl NodeSource for LiveNodes {
     async fn ring(&self) -> SiltResult<Arc<Ring>> {
         let mut cached = self.cached.lock().await;
         if let Some((at, ring)) = cached.as_ref() {
-            if at.elapsed() < self.config.refresh {
+            if self.sysdb.clock.instant().saturating_duration_since(*at) < self.config.refresh {
                 return Ok(ring.clone());
             }
         }
@@ -132,7 +132,7 @@ impl NodeSource for LiveNodes {
                     id: n.id,
                     address: n.address,
                 })));
-                *cached = Some((Instant::now(), ring.clone()));
+                *cached = Some((self.sysdb.clock.instant(), ring.clone()));
                 Ok(ring)
             }
             // A catalog blip should not stop routing: the last list is better than none.

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use crate::{now_ms, SysDb, SysDbError};
+use crate::{SysDb, SysDbError};
 
 /// A registered node.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +25,7 @@ impl SysDb {
         address: &str,
         started_at_ms: i64,
     ) -> Result<(), SysDbError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let updated = sqlx::query(
             "UPDATE nodes SET heartbeat_at_ms = $1, address = $2, role = $3 WHERE id = $4",
         )
@@ -72,7 +72,7 @@ impl SysDb {
         role: &str,
         max_age_ms: i64,
     ) -> Result<Vec<NodeRecord>, SysDbError> {
-        self.nodes_where(role, now_ms() - max_age_ms).await
+        self.nodes_where(role, self.now_ms() - max_age_ms).await
     }
 
     /// Every registered node of every role, live or not (for operators).

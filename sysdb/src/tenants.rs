@@ -2,13 +2,13 @@
 
 use sqlx::Row;
 
-use crate::{now_ms, Database, SysDb, SysDbError};
+use crate::{Database, SysDb, SysDbError};
 
 impl SysDb {
     pub async fn create_tenant(&self, name: &str) -> Result<(), SysDbError> {
         sqlx::query("INSERT INTO tenants (name, created_at_ms) VALUES ($1, $2)")
             .bind(name)
-            .bind(now_ms())
+            .bind(self.now_ms())
             .execute(&self.pool)
             .await
             .map_err(SysDbError::exists_or(|| {
@@ -29,14 +29,14 @@ impl SysDb {
         if !self.tenant_exists(tenant).await? {
             return Err(SysDbError::NotFound(format!("Tenant {tenant} not found")));
         }
-        let id = uuid::Uuid::new_v4().to_string();
+        let id = self.entropy.uuid().to_string();
         sqlx::query(
             "INSERT INTO databases (id, tenant, name, created_at_ms) VALUES ($1, $2, $3, $4)",
         )
         .bind(&id)
         .bind(tenant)
         .bind(name)
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await
         .map_err(SysDbError::exists_or(|| {
@@ -95,7 +95,7 @@ impl SysDb {
         sqlx::query(
             "UPDATE collections SET deleted_at_ms = $1 WHERE database_id = $2 AND deleted_at_ms IS NULL",
         )
-        .bind(now_ms())
+        .bind(self.now_ms())
         .bind(&db.id)
         .execute(&mut *tx)
         .await?;

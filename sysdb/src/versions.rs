@@ -4,7 +4,7 @@ use silt_common::CollectionId;
 use sqlx::Row;
 
 use crate::collections::collection_id;
-use crate::{now_ms, SysDb, SysDbError, VersionRecord};
+use crate::{SysDb, SysDbError, VersionRecord};
 
 impl SysDb {
     /// Makes `new` the current version of its collection if the current one is still
@@ -15,7 +15,7 @@ impl SysDb {
         new: &VersionRecord,
     ) -> Result<bool, SysDbError> {
         let id = new.collection_id.to_string();
-        let now = now_ms();
+        let now = self.now_ms();
         let mut tx = self.pool.begin().await?;
         let swapped = sqlx::query(
             "UPDATE collections SET version = $1, compacted_offset = $2, manifest = $3 \
@@ -142,7 +142,7 @@ impl SysDb {
         )
         .bind(dir)
         .bind(collection.to_string())
-        .bind(now_ms())
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -233,8 +233,8 @@ class Nemesis:
             self.counts[kind] += 1
             print(f"  nemesis {time.time() - self.t0:6.1f}s {kind}: {detail}", flush=True)
 
-    def _victim(self):
-        return self.rng.choice(self.cluster.all_nodes())
+    def _victim(self, roles=None):
+        return self.rng.choice([n for n in self.cluster.all_nodes() if roles is None or n.role in roles])
 
     def kill(self, stop):
         node = self._victim()
@@ -270,8 +270,9 @@ class Nemesis:
 
     def _s3(self, kinds, p, **kw):
         secs = self.rng.uniform(1.5, 4.0)
-        # Half the time every process's S3 traffic, otherwise one process's.
-        target = None if self.rng.random() < 0.5 else self._victim()
+        # Half the time every process's S3 traffic, otherwise one process's (of a role that
+        # uses S3: gateways do not).
+        target = None if self.rng.random() < 0.5 else self._victim(("log", "query", "compactor"))
         ports = None if target is None else [self.proxy.port(target.name)]
         self.proxy.state.set(kinds, p, ports=ports, **kw)
         time.sleep(secs)

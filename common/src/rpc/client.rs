@@ -74,6 +74,8 @@ impl RpcClient {
     }
 
     /// Nodes for `key`, preferred first, with recently failed ones moved to the back.
+    // Real time: these deadlines bound waits on real sockets, which no simulated clock moves.
+    #[allow(clippy::disallowed_methods)]
     async fn candidates(&self, key: &str) -> SiltResult<Vec<Member>> {
         let ring = self.nodes.ring().await?;
         let all = ring.candidates(key);
@@ -91,6 +93,8 @@ impl RpcClient {
         Ok(healthy.into_iter().chain(suspect).collect())
     }
 
+    // Real time: these deadlines bound waits on real sockets, which no simulated clock moves.
+    #[allow(clippy::disallowed_methods)]
     fn suspect(&self, node: &Member) {
         let until = Instant::now() + self.config.suspect_for;
         self.suspects
@@ -101,6 +105,8 @@ impl RpcClient {
 
     /// POSTs `body` to `path` on the node that owns `key`, failing over as `delivery` allows.
     /// Returns the answer's body; an error answered by a node is returned as that error.
+    // Real time: these deadlines bound waits on real sockets, which no simulated clock moves.
+    #[allow(clippy::disallowed_methods)]
     pub async fn call(
         &self,
         key: &str,

@@ -1,13 +1,16 @@
 //! Injects latency and failures into object-store requests, for fault-injection tests and for
 //! benchmarks of cold reads against an S3-like latency. Decisions come from a seeded RNG so a
-//! failing run can be replayed.
+//! failing run can be replayed. A test can also stop the store answering from a chosen request
+//! on (`crash_after`): what a process that dies in the middle of an operation sees.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
+use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
@@ -15,7 +18,7 @@ use object_store::{
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use tokio::sync::Mutex;
+use tokio::sync::watch;
 
 #[derive(Debug, Clone, Default)]
 pub struct FaultPlan {
@@ -26,6 +29,9 @@ pub struct FaultPlan {
     /// Probability that a PUT reaches the store and then reports failure anyway (the caller
     /// cannot tell whether it landed: the hard case for idempotence).
     pub fail_after_put: f64,
+    /// Probability that a listing, or the delete of one object, fails before reaching the
+    /// store.
+    pub fail_list_delete: f64,
     pub seed: u64,
     /// A disk of bounded size under the store: a PUT that does not fit fails as a full disk
     /// does, and deletes give the space back.
@@ -91,31 +97,145 @@ impl DiskSpace {
     }
 }
 
+/// Where a simulated crash stops a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Crash {
+    /// The request never reaches the store.
+    BeforeRequest,
+    /// The request takes effect (a PUT lands, a delete deletes) but never answers.
+    AfterRequest,
+}
+
+#[derive(Debug, Default)]
+struct CrashState {
+    /// Requests still answered before the crash, and where it stops the next one.
+    armed: Option<(u64, Crash)>,
+    crashed: bool,
+}
+
+/// What decides each request's fate; shared with the streams that `list` and `delete_stream`
+/// return, which outlive the call.
+#[derive(Debug)]
+struct Faults {
+    plan: FaultPlan,
+    rng: Mutex<StdRng>,
+    enabled: AtomicBool,
+    crash: Mutex<CrashState>,
+    crashed: watch::Sender<bool>,
+}
+
+/// What happens to one request.
+enum Fate {
+    Go,
+    Fail,
+    Hang,
+    HangAfter,
+}
+
+impl Faults {
+    fn roll(&self, p: f64) -> bool {
+        p > 0.0
+            && self.enabled.load(Ordering::Relaxed)
+            && self
+                .rng
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .random_bool(p.min(1.0))
+    }
+
+    /// Whether deletes must go one by one through `fate`: only when they can fail or crash.
+    fn gates_deletes(&self) -> bool {
+        let crash = self.crash.lock().unwrap_or_else(|e| e.into_inner());
+        self.plan.fail_list_delete > 0.0 || crash.armed.is_some() || crash.crashed
+    }
+
+    /// Decides a request's fate. A crash takes precedence: a dead process sends nothing.
+    fn fate(&self, fail: f64) -> Fate {
+        {
+            let mut crash = self.crash.lock().unwrap_or_else(|e| e.into_inner());
+            if crash.crashed {
+                return Fate::Hang;
+            }
+            match crash.armed {
+                Some((0, how)) => {
+                    crash.armed = None;
+                    crash.crashed = true;
+                    self.crashed.send_replace(true);
+                    return match how {
+                        Crash::BeforeRequest => Fate::Hang,
+                        Crash::AfterRequest => Fate::HangAfter,
+                    };
+                }
+                Some((n, how)) => crash.armed = Some((n - 1, how)),
+                None => {}
+            }
+        }
+        if self.roll(fail) {
+            Fate::Fail
+        } else {
+            Fate::Go
+        }
+    }
+
+    /// Waits the latency, then returns whether the request may go on; never returns for a
+    /// request the crash stopped before it reached the store.
+    async fn before(&self, latency: Duration, fail: f64, op: &str) -> Result<bool> {
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        match self.fate(fail) {
+            Fate::Go => Ok(true),
+            Fate::Fail => Err(injected(op)),
+            Fate::Hang => std::future::pending().await,
+            Fate::HangAfter => Ok(false),
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct FaultyStore {
     inner: Arc<dyn ObjectStore>,
-    plan: FaultPlan,
-    rng: Mutex<StdRng>,
+    faults: Arc<Faults>,
 }
 
 impl FaultyStore {
     pub fn new(inner: Arc<dyn ObjectStore>, plan: FaultPlan) -> Self {
         let rng = Mutex::new(StdRng::seed_from_u64(plan.seed));
-        FaultyStore { inner, plan, rng }
+        let faults = Arc::new(Faults {
+            plan,
+            rng,
+            enabled: AtomicBool::new(true),
+            crash: Mutex::default(),
+            crashed: watch::Sender::new(false),
+        });
+        FaultyStore { inner, faults }
     }
 
-    async fn roll(&self, p: f64) -> bool {
-        p > 0.0 && self.rng.lock().await.random_bool(p.min(1.0))
+    /// Turns the plan's random failures off (a calm period) or back on. Latency still applies.
+    pub fn set_faults_enabled(&self, enabled: bool) {
+        self.faults.enabled.store(enabled, Ordering::Relaxed);
     }
 
-    async fn before(&self, latency: Duration, op: &str) -> Result<()> {
-        if !latency.is_zero() {
-            tokio::time::sleep(latency).await;
-        }
-        if self.roll(self.plan.fail_before).await {
-            return Err(injected(op));
-        }
-        Ok(())
+    /// The process using this store dies at its `requests`-th request from now (0: the next):
+    /// that request and every later one never answer, until `restart`.
+    pub fn crash_after(&self, requests: u64, how: Crash) {
+        let mut crash = self.faults.crash.lock().unwrap_or_else(|e| e.into_inner());
+        crash.armed = Some((requests, how));
+    }
+
+    /// Resolves once a crash armed by `crash_after` has happened.
+    pub async fn crashed(&self) {
+        let mut rx = self.faults.crashed.subscribe();
+        // The sender lives in `self`, so the channel cannot close while this waits.
+        let _ = rx.wait_for(|crashed| *crashed).await;
+    }
+
+    /// A new process on the same store: requests answer again and nothing is armed. Requests
+    /// the crash stopped stay stopped; they belonged to the dead process.
+    pub fn restart(&self) {
+        let mut crash = self.faults.crash.lock().unwrap_or_else(|e| e.into_inner());
+        *crash = CrashState::default();
+        self.faults.crashed.send_replace(false);
     }
 }
 
@@ -140,12 +260,19 @@ impl ObjectStore for FaultyStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        self.before(self.plan.put_latency, "put").await?;
-        if let Some(disk) = &self.plan.disk {
+        let plan = &self.faults.plan;
+        let answers = self
+            .faults
+            .before(plan.put_latency, plan.fail_before, "put")
+            .await?;
+        if let Some(disk) = &plan.disk {
             disk.reserve(location, payload.content_length())?;
         }
         let result = self.inner.put_opts(location, payload, opts).await?;
-        if self.roll(self.plan.fail_after_put).await {
+        if !answers {
+            return std::future::pending().await;
+        }
+        if self.faults.roll(plan.fail_after_put) {
             return Err(injected("put (after write)"));
         }
         Ok(result)
@@ -156,12 +283,27 @@ impl ObjectStore for FaultyStore {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
-        self.before(self.plan.put_latency, "put_multipart").await?;
-        self.inner.put_multipart_opts(location, opts).await
+        let plan = &self.faults.plan;
+        let answers = self
+            .faults
+            .before(plan.put_latency, plan.fail_before, "put_multipart")
+            .await?;
+        let upload = self.inner.put_multipart_opts(location, opts).await;
+        if !answers {
+            return std::future::pending().await;
+        }
+        upload
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        self.before(self.plan.get_latency, "get").await?;
+        let plan = &self.faults.plan;
+        if !self
+            .faults
+            .before(plan.get_latency, plan.fail_before, "get")
+            .await?
+        {
+            return std::future::pending().await;
+        }
         self.inner.get_opts(location, options).await
     }
 
@@ -169,19 +311,48 @@ impl ObjectStore for FaultyStore {
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        let deleted = self.inner.delete_stream(locations);
-        match self.plan.disk.clone() {
-            None => deleted,
-            Some(disk) => Box::pin(futures::StreamExt::inspect(deleted, move |r| {
-                if let Ok(path) = r {
-                    disk.free(path);
-                }
-            })),
+        if !self.faults.gates_deletes() {
+            // Passed through whole (S3 deletes in batches), as before deletes could fail.
+            let deleted = self.inner.delete_stream(locations);
+            return match self.faults.plan.disk.clone() {
+                None => deleted,
+                Some(disk) => deleted
+                    .inspect(move |r| {
+                        if let Ok(path) = r {
+                            disk.free(path);
+                        }
+                    })
+                    .boxed(),
+            };
         }
+        // One object at a time, so that each delete meets its own fate.
+        let (inner, faults) = (self.inner.clone(), self.faults.clone());
+        locations
+            .then(move |location| {
+                let (inner, faults) = (inner.clone(), faults.clone());
+                async move {
+                    let location = location?;
+                    let plan = &faults.plan;
+                    let answers = faults
+                        .before(Duration::ZERO, plan.fail_list_delete, "delete")
+                        .await?;
+                    let one = futures::stream::iter([Ok(location)]).boxed();
+                    let deleted = inner.delete_stream(one).next().await;
+                    if !answers {
+                        return std::future::pending().await;
+                    }
+                    let deleted = deleted.unwrap_or_else(|| Err(injected("delete (no answer)")));
+                    if let (Ok(path), Some(disk)) = (&deleted, &plan.disk) {
+                        disk.free(path);
+                    }
+                    deleted
+                }
+            })
+            .boxed()
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.inner.list(prefix)
+        self.gated_list(prefix, None)
     }
 
     fn list_with_offset(
@@ -189,16 +360,61 @@ impl ObjectStore for FaultyStore {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.inner.list_with_offset(prefix, offset)
+        self.gated_list(prefix, Some(offset))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        self.before(self.plan.get_latency, "list").await?;
+        let plan = &self.faults.plan;
+        if !self
+            .faults
+            .before(plan.get_latency, plan.fail_before, "list")
+            .await?
+        {
+            return std::future::pending().await;
+        }
         self.inner.list_with_delimiter(prefix).await
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        self.before(self.plan.put_latency, "copy").await?;
-        self.inner.copy_opts(from, to, options).await
+        let plan = &self.faults.plan;
+        let answers = self
+            .faults
+            .before(plan.put_latency, plan.fail_before, "copy")
+            .await?;
+        let copied = self.inner.copy_opts(from, to, options).await;
+        if !answers {
+            return std::future::pending().await;
+        }
+        copied
+    }
+}
+
+impl FaultyStore {
+    /// A listing that meets its fate when first polled, as a request to S3 would (without the
+    /// plan's latency, which models GETs and PUTs).
+    fn gated_list(
+        &self,
+        prefix: Option<&Path>,
+        offset: Option<&Path>,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        let (inner, faults) = (self.inner.clone(), self.faults.clone());
+        let (prefix, offset) = (prefix.cloned(), offset.cloned());
+        futures::stream::once(async move {
+            let plan = &faults.plan;
+            match faults
+                .before(Duration::ZERO, plan.fail_list_delete, "list")
+                .await
+            {
+                // A listing that would answer after the crash never answers at all.
+                Ok(true) => match &offset {
+                    Some(offset) => inner.list_with_offset(prefix.as_ref(), offset),
+                    None => inner.list(prefix.as_ref()),
+                },
+                Ok(false) => futures::stream::pending().boxed(),
+                Err(e) => futures::stream::iter([Err(e)]).boxed(),
+            }
+        })
+        .flatten()
+        .boxed()
     }
 }

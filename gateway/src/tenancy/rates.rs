@@ -38,6 +38,8 @@ impl<K: Eq + Hash + Clone, T> PerKey<K, T> {
         }
     }
 
+    // Rate limits are real time (governor's own clock is too); no simulation runs the gateway.
+    #[allow(clippy::disallowed_methods)]
     fn get(&self, key: &K, setting: (u32, u32), make: impl FnOnce() -> T) -> Arc<T> {
         let mut map = self.map.lock().unwrap_or_else(|p| p.into_inner());
         if map.len() > PRUNE_AT {
