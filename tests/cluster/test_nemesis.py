@@ -15,6 +15,8 @@ A checker then verifies, per key, from the history of invocations and completion
 - no acknowledged delete is undone;
 - every read saw every write acknowledged before it began (the last one, or one concurrent
   with the read or indeterminate);
+- reads never go back: once a read saw a write, later reads and the final state do not show
+  a write acknowledged before it (a write seen and then lost);
 - no answer is a 5xx but a 503, and 503s and connection errors happen only while a fault is on
   (or within the settling time after it);
 - no request runs past its deadline (the client timeout).
@@ -352,6 +354,48 @@ def check(history, windows, final, final_compacted):
                 violations.append(f"stale or phantom read of {key} at {op.start - history.t0:.2f}s: got {value!r}, "
                                   f"allowed {sorted(map(str, allowed))}")
 
+    # Reads never go back. Writes to a key come from one client, one at a time, so invocation
+    # order is their order, and a write acknowledged before the next was invoked took effect
+    # first. Once a read has seen a write, a read that starts after it ended (and the final
+    # state) may show that write, a later one, or an indeterminate earlier one applied late,
+    # never an earlier acknowledged one: that would be a write that was seen and then vanished.
+    reads_by_key = defaultdict(list)
+    for op in history.ops:
+        if not op.write and op.outcome == "ok":
+            for key, value in op.seen.items():
+                if key in op.keys:
+                    reads_by_key[(op.cid, key)].append((op.start, op.end, value))
+
+    def explanations(writes, value):
+        """Indices of the writes that may have left `value` (-1: nothing written yet)."""
+        if value is ABSENT:
+            return [-1] + [j for j, w in enumerate(writes) if w.kind == "delete" and w.outcome != "failed"]
+        return [j for j, w in enumerate(writes) if w.written() == value and w.outcome != "failed"]
+
+    def floor_before(cid, key, t):
+        """The latest write that reads ended before `t` certainly saw (the earliest index that
+        explains each, so the floor is never too high)."""
+        floor = -1
+        for _, end, value in reads_by_key.get((cid, key), []):
+            ex = explanations(by_key.get((cid, key), []), value)
+            if end < t and ex:
+                floor = max(floor, min(ex))
+        return floor
+
+    def goes_back(cid, key, value, floor):
+        writes = by_key.get((cid, key), [])
+        ex = explanations(writes, value)
+        if not ex:
+            return False  # reported above as a phantom
+        return not any(j >= floor or (j >= 0 and writes[j].outcome == "indeterminate") for j in ex)
+
+    for (cid, key), reads in reads_by_key.items():
+        for start, _, value in reads:
+            floor = floor_before(cid, key, start)
+            if goes_back(cid, key, value, floor):
+                violations.append(f"read went back: {key} at {start - history.t0:.2f}s is {value!r}, after a "
+                                  f"read had seen {by_key[(cid, key)][floor].written()!r}")
+
     # Final state, read after every fault was healed: before and after compaction caught up.
     acked_checked = 0
     for label, state in (("final", final), ("final after compaction", final_compacted)):
@@ -372,6 +416,9 @@ def check(history, windows, final, final_compacted):
                 got = present.get(key, ABSENT)
                 if acked and label == "final":
                     acked_checked += 1
+                floor = floor_before(cid, key, float("inf"))
+                if got in allowed and goes_back(cid, key, got, floor):
+                    violations.append(f"{label}: {key} is {got!r}, but a read had seen {writes[floor].written()!r}")
                 if got not in allowed:
                     last = acked[-1] if acked else None
                     what = ("an acknowledged delete was undone" if last and last.kind == "delete" and got is not ABSENT
@@ -526,6 +573,15 @@ def test_checker_finds_what_it_must():
     assert run(refused, [("a", "a2")], windows) == []
     assert "never" not in " ".join(run(refused, [("a", "a2"), ("c", "c1")], windows))
     assert "wrong value" in " ".join(run(refused, [("a", "a2"), ("c", "c1")], windows))
+    # A read that saw an indeterminate write: later reads and the final state may not go back
+    # to the acknowledged write before it; an earlier indeterminate write may still land late.
+    seen3 = maybe + [op("get", "a", None, 5.5, 6, seen={"a": "a3"})]
+    assert run(seen3 + [op("get", "a", None, 7, 8, seen={"a": "a3"})], [("a", "a3")], windows) == []
+    assert "went back" in run(seen3 + [op("get", "a", None, 7, 8, seen={"a": "a2"})], [("a", "a3")], windows)[0]
+    assert "but a read had seen" in run(seen3, [("a", "a2")], windows)[0]
+    late = [op("upsert", "a", "a1", 0, 1, outcome="indeterminate", status=503), op("upsert", "a", "a2", 2, 3),
+            op("get", "a", None, 4, 5, seen={"a": "a2"}), op("get", "a", None, 6, 7, seen={"a": "a1"})]
+    assert run(late, [("a", "a1")], [("kill", 0, 1)]) == []
     # Statuses: a 500 is never allowed; a 503 only during a fault; nothing past the deadline.
     assert "500" in run(base + [op("get", "a", None, 4, 5, outcome="indeterminate", status=500)],
                         [("a", "a2")], windows)[0]
