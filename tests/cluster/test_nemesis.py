@@ -36,7 +36,6 @@ import httpx
 import pytest
 
 from cluster import MEMBERSHIP_TIMEOUT_MS, SiltCluster
-from common import free_port
 from s3_faults import FaultProxy
 
 SECONDS = float(os.environ.get("SILT_NEMESIS_SECONDS", "30"))
@@ -258,7 +257,7 @@ class Nemesis:
                 if node.proc.poll() is None or attempt == 2:
                     raise
             print(f"  nemesis: {node.name} could not listen on {node.port}; moving it to a new port", flush=True)
-            node.port = free_port()
+            node.port = self.cluster.fresh_port()
         raise RuntimeError(f"{node.name} did not restart; see {node.log_path}")
 
     def pause(self, stop):

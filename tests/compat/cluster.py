@@ -94,9 +94,19 @@ class SiltCluster:
         self.port = self.gateway.port
 
     def _node(self, role, i, log_path, extra):
-        node = Node(role, free_port(), log_path, extra, name=f"{role}-{i}")
+        node = Node(role, self.fresh_port(), log_path, extra, name=f"{role}-{i}")
         node.s3_endpoint = self.s3_endpoint_for(node.name)
         return node
+
+    def fresh_port(self):
+        """A free port no node of this cluster was given: free_port() closes its probe socket, so
+        two calls in a row can return the same port."""
+        given = self.__dict__.setdefault("_ports_given", set())
+        while True:
+            port = free_port()
+            if port not in given:
+                given.add(port)
+                return port
 
     @property
     def url(self):
@@ -143,11 +153,15 @@ class SiltCluster:
         return self.nodes + self.gateways
 
     def start(self):
-        for node in self.nodes:
-            self.start_node(node)
-        for gateway in self.gateways:
-            self.start_node(gateway)
-        self.wait_members(len(self.all_nodes()))
+        try:
+            for node in self.nodes:
+                self.start_node(node)
+            for gateway in self.gateways:
+                self.start_node(gateway)
+            self.wait_members(len(self.all_nodes()))
+        except BaseException:
+            self.stop()  # a fixture that fails here never reaches its own stop()
+            raise
         return self
 
     def members(self):
