@@ -102,6 +102,7 @@ pub async fn run(o: &CollectionsBenchOptions) -> anyhow::Result<CollectionsRepor
                 ..CacheConfig::default()
             },
             opened_bytes: o.cache_memory_bytes / 8,
+            tail_bytes: o.cache_memory_bytes / 8,
             nprobe: None,
         },
     )

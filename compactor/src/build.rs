@@ -45,7 +45,7 @@ impl Default for CompactorConfig {
             gc_grace: Duration::from_secs(600),
             parallelism: 4,
             min_tail_records: 1000,
-            max_tail_age: Duration::from_secs(2),
+            max_tail_age: Duration::from_secs(30),
             retry_backoff: Duration::from_secs(1),
             max_retry_backoff: Duration::from_secs(60),
         }
@@ -77,8 +77,6 @@ pub struct Compactor {
     pub(crate) log: Arc<dyn LogService>,
     pub(crate) config: CompactorConfig,
     lost_races: AtomicU64,
-    /// When each lagging collection was first seen waiting (scheduler.rs).
-    pub(crate) waiting_since: std::sync::Mutex<HashMap<CollectionId, std::time::Instant>>,
     /// Collections whose last attempts failed, and when they may be tried again.
     pub(crate) backoff: std::sync::Mutex<HashMap<CollectionId, crate::scheduler::Backoff>>,
     /// Scheduling, backoff and GC cutoffs are timed by this; attempt ids come from `entropy`
@@ -101,7 +99,6 @@ impl Compactor {
             log,
             config,
             lost_races: AtomicU64::new(0),
-            waiting_since: Default::default(),
             backoff: Default::default(),
             clock: SystemClock::shared(),
             entropy: Entropy::system(),

@@ -1,7 +1,6 @@
 //! The compaction loop: find collections whose log runs past their version and compact them,
 //! a few at a time; collect garbage between rounds.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,11 @@ use futures::StreamExt;
 use tokio::task::JoinHandle;
 
 use crate::{CompactError, Compactor, Outcome};
+
+/// Rows read from the catalog at a time while looking for due collections.
+const PAGE: u32 = 1000;
+/// Most collections one round compacts; the rest wait for the next round, oldest first.
+const ROUND_MAX: usize = 256;
 
 /// A collection whose compaction keeps failing, and when it may be tried again.
 #[derive(Debug, Clone, Copy)]
@@ -45,40 +49,61 @@ impl Compactor {
         backoff.get(id).is_some_and(|b| b.until > now)
     }
 
-    /// Of the lagging collections (largest tail first), those to compact now: a tail of at
-    /// least `min_tail_records`, or one this compactor has seen waiting for `max_tail_age`.
-    /// Small trickles of writes thus make one version per `max_tail_age`, not one per round.
-    fn due(&self, lagging: Vec<(CollectionId, u64)>) -> Vec<CollectionId> {
+    /// Collections to compact this round, oldest tail first: a tail of at least
+    /// `min_tail_records` (merging it into every strong read and holding it in the log node's
+    /// memory is what costs), or one that has waited `max_tail_age` (the long bound: a trickle
+    /// of writes makes one version per bound, not one per write). The catalog knows both, so
+    /// the order survives restarts and every lagging collection is reached, a page at a time.
+    async fn due(&self) -> Result<Vec<CollectionId>, CompactError> {
         let now = self.clock.instant();
-        let mut seen = self.waiting_since.lock().unwrap_or_else(|p| p.into_inner());
-        let lagging_ids: HashSet<CollectionId> = lagging.iter().map(|(id, _)| *id).collect();
-        seen.retain(|id, _| lagging_ids.contains(id));
-        lagging
-            .into_iter()
-            .filter(|(id, _)| !self.backing_off(id, now))
-            .filter(|(id, lag)| {
-                let since = *seen.entry(*id).or_insert(now);
-                *lag >= self.config.min_tail_records
-                    || now.duration_since(since) >= self.config.max_tail_age
-            })
-            .map(|(id, _)| id)
-            .collect()
+        let started_before = self
+            .clock
+            .now_ms()
+            .saturating_sub(self.config.max_tail_age.as_millis() as i64);
+        let ring = match &self.peers {
+            // With several compactors, each collection is compacted by the one its rendezvous
+            // hash picks among live compactors; a compactor missing from the list (its
+            // heartbeat is late) compacts nothing rather than race the others.
+            Some(peers) => Some(peers.nodes.ring().await.map_err(CompactError::Membership)?),
+            None => None,
+        };
+        let mine = |id: &CollectionId| match (&ring, &self.peers) {
+            (Some(ring), Some(peers)) => ring
+                .owner(&id.to_string())
+                .is_some_and(|m| m.id == peers.self_id),
+            _ => true,
+        };
+        let mut due = Vec::new();
+        let mut after = None;
+        loop {
+            let page = self
+                .sysdb
+                .due_for_compaction(
+                    self.config.min_tail_records,
+                    started_before,
+                    after.as_ref(),
+                    PAGE,
+                )
+                .await?;
+            let last_page = page.len() < PAGE as usize;
+            after = page.last().cloned();
+            for tail in page {
+                if mine(&tail.id) && !self.backing_off(&tail.id, now) {
+                    due.push(tail.id);
+                    if due.len() >= ROUND_MAX {
+                        return Ok(due);
+                    }
+                }
+            }
+            if last_page {
+                return Ok(due);
+            }
+        }
     }
 
     /// Compacts every collection that needs it once. Returns how many got a new version.
     pub async fn run_once(&self) -> Result<usize, CompactError> {
-        let lagging = self.sysdb.uncompacted_collections(256).await?;
-        let mut ids = self.due(lagging);
-        if let Some(peers) = &self.peers {
-            // With several compactors, each collection is compacted by the one its rendezvous
-            // hash picks among live compactors; a compactor missing from the list (its
-            // heartbeat is late) compacts nothing rather than race the others.
-            let ring = peers.nodes.ring().await.map_err(CompactError::Membership)?;
-            ids.retain(|id| {
-                ring.owner(&id.to_string())
-                    .is_some_and(|m| m.id == peers.self_id)
-            });
-        }
+        let ids = self.due().await?;
         let outcomes: Vec<_> = futures::stream::iter(ids)
             .map(|id| async move { (id, self.compact(id).await) })
             .buffer_unordered(self.config.parallelism.max(1))

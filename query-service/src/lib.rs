@@ -9,6 +9,7 @@ mod range_cache;
 mod read;
 mod request;
 mod server;
+mod tail_cache;
 mod wire;
 
 pub use client::QueryClient;

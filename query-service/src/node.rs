@@ -11,6 +11,7 @@ use silt_sysdb::{Collection, SysDb};
 
 use crate::range_cache::{CacheConfig, CacheError, RangeCache};
 use crate::read::{execute_get, execute_knn, OpenedVersion, OpenedVersions};
+use crate::tail_cache::{TailCache, TailPlan};
 use crate::{Consistency, GetRequest, KnnRequest, QueryService, Scored};
 
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct QueryConfig {
     pub opened_bytes: usize,
     /// Clusters probed per query instead of each version's default (benchmark sweeps).
     pub nprobe: Option<usize>,
+    /// Memory for unindexed tails already read from the log (tail_cache.rs).
+    pub tail_bytes: usize,
 }
 
 impl Default for QueryConfig {
@@ -29,6 +32,7 @@ impl Default for QueryConfig {
             cache: CacheConfig::default(),
             opened_bytes: 64 << 20,
             nprobe: None,
+            tail_bytes: 64 << 20,
         }
     }
 }
@@ -39,6 +43,7 @@ pub struct QueryNode {
     log: Arc<dyn LogService>,
     cache: RangeCache,
     versions: OpenedVersions,
+    tails: TailCache,
 }
 
 /// A consistent view of one collection: a version plus the log tail written after it.
@@ -61,6 +66,7 @@ impl QueryNode {
             log,
             cache: RangeCache::open(store, &config.cache).await?,
             versions: OpenedVersions::new(config.opened_bytes),
+            tails: TailCache::new(config.tail_bytes),
         })
     }
 
@@ -70,6 +76,11 @@ impl QueryNode {
 
     pub fn opened_versions(&self) -> &OpenedVersions {
         &self.versions
+    }
+
+    /// Memory held by cached log tails.
+    pub fn tail_cache_bytes(&self) -> usize {
+        self.tails.resident_bytes()
     }
 
     /// BM25 full-text ranking over the collection's indexed documents, best first (records the
@@ -87,6 +98,24 @@ impl QueryNode {
     /// Flushes the disk cache, so a restarted node starts warm.
     pub async fn close(&self) -> Result<(), CacheError> {
         self.cache.close().await
+    }
+
+    /// The collection's unindexed tail: what this node read before, plus what the log holds
+    /// after it.
+    async fn read_tail(&self, collection: &Collection) -> SiltResult<Vec<LogEntry>> {
+        let (id, compacted, position) = (
+            collection.id,
+            collection.compacted_offset,
+            collection.log_position,
+        );
+        let (mut tail, from) = match self.tails.plan(id, compacted, position) {
+            TailPlan::Cached(entries) => return Ok(entries),
+            TailPlan::Extend { cached, from } => (cached, from),
+        };
+        let newer = self.log.read_tail(id, from, position).await?;
+        tail.extend(newer.into_iter().filter(|e| e.offset > from));
+        self.tails.store(id, compacted, position, &tail);
+        Ok(tail)
     }
 
     async fn snapshot(&self, id: CollectionId, consistency: Consistency) -> SiltResult<Snapshot> {
@@ -107,11 +136,7 @@ impl QueryNode {
                 Consistency::Strong if collection.compacted_offset >= collection.log_position => {
                     Ok(Vec::new())
                 }
-                Consistency::Strong => {
-                    self.log
-                        .read_tail(id, collection.compacted_offset, collection.log_position)
-                        .await
-                }
+                Consistency::Strong => self.read_tail(&collection).await,
                 Consistency::Eventual => Ok(Vec::new()),
             }
         };

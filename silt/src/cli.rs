@@ -280,8 +280,9 @@ pub struct Tuning {
     /// An unindexed tail of this many records is compacted at the next round…
     #[arg(long, env = "SILT_COMPACTION_MIN_RECORDS", default_value_t = 1000)]
     pub compaction_min_records: u64,
-    /// …and a shorter one once it has waited this long, in ms.
-    #[arg(long, env = "SILT_COMPACTION_MAX_AGE_MS", default_value_t = 2000)]
+    /// …and a shorter one once it has waited this long, in ms (strong reads merge the tail
+    /// meanwhile; a trickle of writes then costs one version per interval, not per write).
+    #[arg(long, env = "SILT_COMPACTION_MAX_AGE_MS", default_value_t = 30_000)]
     pub compaction_max_age_ms: u64,
     /// Memory part of the query cache, in MiB.
     #[arg(long, env = "SILT_CACHE_MB", default_value_t = 512)]
@@ -445,8 +446,9 @@ impl Tuning {
                 disk_dir,
                 disk_bytes: self.cache_disk_mb << 20,
             },
-            // Opened versions take a small share of the memory budget.
+            // Opened versions and cached log tails take small shares of the memory budget.
             opened_bytes: (self.cache_mb << 20) / 8,
+            tail_bytes: (self.cache_mb << 20) / 8,
             nprobe: None,
         }
     }

@@ -67,6 +67,12 @@ impl Metrics {
             ] {
                 let _ = writeln!(out, "# TYPE {name} counter\n{name} {n}");
             }
+            let name = "silt_query_tail_cache_bytes";
+            let _ = writeln!(
+                out,
+                "# TYPE {name} gauge\n{name} {}",
+                node.tail_cache_bytes()
+            );
         }
         out
     }

@@ -236,11 +236,16 @@ impl SysDb {
         id: CollectionId,
         position: u64,
     ) -> Result<(), SysDbError> {
-        sqlx::query("UPDATE collections SET log_position = $1 WHERE id = $2 AND log_position < $1")
-            .bind(position as i64)
-            .bind(id.to_string())
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE collections SET log_position = $1, \
+             tail_since_ms = COALESCE(tail_since_ms, $3) \
+             WHERE id = $2 AND log_position < $1",
+        )
+        .bind(position as i64)
+        .bind(id.to_string())
+        .bind(self.now_ms())
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -251,16 +256,51 @@ impl SysDb {
         &self,
         limit: u32,
     ) -> Result<Vec<(CollectionId, u64)>, SysDbError> {
+        Ok(self
+            .due_for_compaction(u64::MAX, i64::MAX, None, limit)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.lag))
+            .collect())
+    }
+
+    /// Collections whose unindexed tail holds at least `min_records` records or was started
+    /// before `started_before_ms`, oldest tail first, a page at a time: pass the last row of
+    /// a page as `after` for the next. Served by the `collections_tail_age` index, so paging
+    /// through a million lagging collections is a range scan.
+    pub async fn due_for_compaction(
+        &self,
+        min_records: u64,
+        started_before_ms: i64,
+        after: Option<&LaggingTail>,
+        limit: u32,
+    ) -> Result<Vec<LaggingTail>, SysDbError> {
+        let (after_ms, after_id) = after.map_or((i64::MIN, String::new()), |t| {
+            (t.tail_since_ms, t.id.to_string())
+        });
         let rows = sqlx::query(
-            "SELECT id, log_position - compacted_offset AS lag FROM collections \
-             WHERE log_position > compacted_offset AND deleted_at_ms IS NULL \
-             ORDER BY lag DESC, id LIMIT $1",
+            "SELECT id, log_position - compacted_offset AS lag, tail_since_ms FROM collections \
+             WHERE tail_since_ms IS NOT NULL AND deleted_at_ms IS NULL \
+               AND log_position > compacted_offset \
+               AND (tail_since_ms > $1 OR (tail_since_ms = $1 AND id > $2)) \
+               AND (log_position - compacted_offset >= $3 OR tail_since_ms < $4) \
+             ORDER BY tail_since_ms, id LIMIT $5",
         )
+        .bind(after_ms)
+        .bind(after_id)
+        .bind(i64::try_from(min_records).unwrap_or(i64::MAX))
+        .bind(started_before_ms)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((collection_id(r, "id")?, to_u64(r, "lag")?)))
+            .map(|r| {
+                Ok(LaggingTail {
+                    id: collection_id(r, "id")?,
+                    lag: to_u64(r, "lag")?,
+                    tail_since_ms: r.try_get("tail_since_ms")?,
+                })
+            })
             .collect()
     }
 
@@ -279,4 +319,14 @@ impl SysDb {
         .await?;
         rows.iter().map(|r| collection_id(r, "id")).collect()
     }
+}
+
+/// A collection whose log runs past its index version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaggingTail {
+    pub id: CollectionId,
+    /// Records logged and not yet indexed.
+    pub lag: u64,
+    /// When the oldest of them was logged.
+    pub tail_since_ms: i64,
 }

@@ -12,6 +12,7 @@ mod nodes;
 mod tenants;
 mod versions;
 
+pub use collections::LaggingTail;
 pub use connect::SysDb;
 pub use error::SysDbError;
 pub use keys::{Access, ApiKey, KeyScope};

@@ -36,12 +36,14 @@ impl SysDb {
     ) -> Result<LogCommit, SysDbError> {
         let done = sqlx::query(
             "UPDATE collections \
-             SET log_position = CASE WHEN log_position < $1 THEN $1 ELSE log_position END \
+             SET log_position = CASE WHEN log_position < $1 THEN $1 ELSE log_position END, \
+                 tail_since_ms = COALESCE(tail_since_ms, $4) \
              WHERE id = $2 AND compacted_offset < $3 AND deleted_at_ms IS NULL",
         )
         .bind(last as i64)
         .bind(id.to_string())
         .bind(first as i64)
+        .bind(self.now_ms())
         .execute(&self.pool)
         .await?;
         if done.rows_affected() > 0 {

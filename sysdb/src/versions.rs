@@ -18,7 +18,8 @@ impl SysDb {
         let now = self.now_ms();
         let mut tx = self.pool.begin().await?;
         let swapped = sqlx::query(
-            "UPDATE collections SET version = $1, compacted_offset = $2, manifest = $3 \
+            "UPDATE collections SET version = $1, compacted_offset = $2, manifest = $3, \
+             tail_since_ms = CASE WHEN log_position > $2 THEN tail_since_ms ELSE NULL END \
              WHERE id = $4 AND version = $5 AND deleted_at_ms IS NULL RETURNING version",
         )
         .bind(new.version as i64)

@@ -204,6 +204,90 @@ async fn contract(db: SysDb) {
     membership(&db).await;
     compaction_attempts(&db).await;
     reset_returns_to_first_start(&db).await;
+    due_for_compaction_pages_oldest_first(&db).await;
+}
+
+/// The compactor's queue: tails started longest ago first, a page at a time, with big tails due
+/// at once and small ones only after the age bound; a registered version takes a collection
+/// out of the queue, or leaves it in with its original age when writes came meanwhile.
+async fn due_for_compaction_pages_oldest_first(db: &SysDb) {
+    db.reset().await.unwrap();
+    let clock = silt_common::clock::SimClock::new(1_000_000);
+    let db = db.clone().with_clock(clock.clone());
+    let mut ids = Vec::new();
+    for i in 0..7u64 {
+        let (c, _) = db
+            .create_collection(new_collection(&format!("queue-{i}")))
+            .await
+            .unwrap();
+        // Collection i's tail starts at 1_000_000 + i s; collection 3's is big.
+        clock.advance(std::time::Duration::from_secs(1));
+        db.advance_log_position(c.id, if i == 3 { 500 } else { 2 })
+            .await
+            .unwrap();
+        ids.push(c.id);
+    }
+    let page = |after, min, before| {
+        let db = db.clone();
+        async move { db.due_for_compaction(min, before, after, 3).await.unwrap() }
+    };
+    // Everything is due: three pages, oldest first, each continuing after the last.
+    let first = page(None, 1, i64::MAX).await;
+    let second = page(first.last(), 1, i64::MAX).await;
+    let third = page(second.last(), 1, i64::MAX).await;
+    let order: Vec<_> = first
+        .iter()
+        .chain(&second)
+        .chain(&third)
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(order, ids);
+    assert_eq!(first[0].lag, 2);
+    assert!(first[0].tail_since_ms < first[1].tail_since_ms);
+    // With a 100-record threshold and tails older than 1_000_002.5 s: collections 0 and 1 by
+    // age, 3 by size.
+    let due: Vec<_> = page(None, 100, 1_002_500)
+        .await
+        .iter()
+        .map(|t| t.id)
+        .collect();
+    assert_eq!(due, vec![ids[0], ids[1], ids[3]]);
+
+    // Compacted up to its log position: out of the queue. Compacted short of it (writes came
+    // during the compaction): still queued, as old as before.
+    let version = |id, offset| VersionRecord {
+        collection_id: id,
+        version: 1,
+        manifest: format!("m-{offset}"),
+        compacted_offset: offset,
+        record_count: 1,
+        superseded_at_ms: None,
+    };
+    assert!(db.register_version(0, &version(ids[0], 2)).await.unwrap());
+    assert!(db.register_version(0, &version(ids[1], 1)).await.unwrap());
+    let all = page(None, 1, i64::MAX).await;
+    assert_eq!(all[0].id, ids[1]);
+    assert_eq!(all[0].lag, 1);
+    assert_eq!(all[0].tail_since_ms, first[1].tail_since_ms);
+    assert!(!all.iter().any(|t| t.id == ids[0]));
+    // A new write to the caught-up collection starts a new tail, now.
+    clock.advance(std::time::Duration::from_secs(10));
+    db.advance_log_position(ids[0], 3).await.unwrap();
+    let mut tails = Vec::new();
+    let mut after = None;
+    loop {
+        let p = db
+            .due_for_compaction(1, i64::MAX, after.as_ref(), 3)
+            .await
+            .unwrap();
+        after = p.last().cloned();
+        tails.extend(p.iter().cloned());
+        if p.len() < 3 {
+            break;
+        }
+    }
+    assert_eq!(tails.last().map(|t| t.id), Some(ids[0]));
+    db.reset().await.unwrap();
 }
 
 /// Reset recreates the defaults even after they were deleted, and leaves the collections it

@@ -80,6 +80,9 @@ class SiltCluster:
                        "--rpc-timeout-ms", str(rpc_timeout_ms)] + extra
         if "--compaction-interval-ms" not in extra:
             self.common += ["--compaction-interval-ms", "100"]
+        if "--compaction-max-age-ms" not in extra:
+            # Tests wait for versions: small tails are indexed after 1 s, not the production bound.
+            self.common += ["--compaction-max-age-ms", "1000"]
         role_extra = role_extra or {}
         self.nodes = []
         for role, n in (shape or DEFAULT_SHAPE).items():

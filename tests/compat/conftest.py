@@ -43,6 +43,9 @@ class EmbeddedServer:
 
     def start(self):
         interval = [] if "--compaction-interval-ms" in self.extra else ["--compaction-interval-ms", "100"]
+        # Tests wait for versions: index small tails after 1 s rather than the production bound.
+        if "--compaction-max-age-ms" not in self.extra:
+            interval += ["--compaction-max-age-ms", "1000"]
         args = [silt_binary(), "run", "--path", os.path.join(self.path, "data"),
                 "--port", str(self.port)] + interval + self.extra
         if self.allow_reset:
