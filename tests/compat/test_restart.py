@@ -93,3 +93,46 @@ def test_kill_minus_9_during_writes_and_compaction(tmp_path):
     assert c["version"] > version
     assert sorted(all_ids(http, cid)) == sorted(before + ["after-restart"])
     server.stop()
+
+
+def test_kill_minus_9_while_a_one_object_version_is_written(tmp_path):
+    """A small collection's version is one object (version.bin). With every PUT slowed down,
+    kill -9 lands while that object is being written: after each restart every acknowledged
+    record is there once, compaction completes, and once the grace period has passed the store
+    holds the current version only — as exactly one object."""
+    import os
+    from conftest import EmbeddedServer
+    server = EmbeddedServer(str(tmp_path), extra=[
+        "--inject-put-latency-ms", "150", "--compaction-max-age-ms", "50",
+        "--compaction-min-records", "1", "--gc-grace-ms", "500"]).start()
+    base = "/tenants/default_tenant/databases/default_database/collections"
+    http = httpx.Client(base_url=server.url + "/api/v2", timeout=30)
+    cid = http.post(base, json={"name": "bundle-crash", "metadata": {"hnsw:space": "l2"}}).json()["id"]
+    rng = np.random.default_rng(7)
+    acked = []
+    for cycle in range(5):
+        ids = [f"c{cycle}-{i}" for i in range(40)]
+        r = http.post(f"{base}/{cid}/add", json={"ids": ids, "embeddings": rng.normal(size=(40, DIM)).tolist()})
+        assert r.status_code == 201, r.text
+        acked += ids
+        # The compactor starts within ~150 ms and its one PUT takes 150 ms: kill inside it.
+        time.sleep(0.15 + 0.05 * cycle)
+        server.kill9()
+        server.start()
+        http = httpx.Client(base_url=server.url + "/api/v2", timeout=30)
+        present = all_ids(http, cid)
+        assert sorted(present) == sorted(acked), "acknowledged records lost or duplicated"
+    c = wait_for_version(http, "bundle-crash", 1, timeout=30)
+    assert c["version"] >= 1
+    deadline = time.time() + 30
+    objects = os.path.join(str(tmp_path), "data", "objects")
+    while True:
+        dirs = [(root, files) for root, _, files in os.walk(objects)
+                if os.path.basename(os.path.dirname(root)) == "v"]
+        indexed = http.get(f"{base}/{cid}/count?read_level=index_only").json()
+        if indexed == len(acked) and len(dirs) == 1:
+            break
+        assert time.time() < deadline, f"still {len(dirs)} version directories, {indexed} indexed"
+        time.sleep(0.2)
+    assert dirs[0][1] == ["version.bin"], dirs
+    server.stop()
