@@ -121,6 +121,15 @@ fn configuration(config: Option<Value>, metadata: &Option<Value>) -> ApiResult<V
             )))
         }
     };
+    // Index settings are objects (or null); anything else would be stored and echoed back in
+    // configuration_json, where Chroma's server refuses it.
+    for key in ["hnsw", "spann"] {
+        if let Some(v) = config.get(key).filter(|v| !v.is_object() && !v.is_null()) {
+            return Err(ApiError::invalid(format!(
+                "configuration.{key} must be an object, got {v}"
+            )));
+        }
+    }
     let from_config = ["/hnsw/space", "/spann/space"]
         .iter()
         .find_map(|p| Value::Object(config.clone()).pointer(p).cloned());
@@ -307,4 +316,19 @@ async fn delete(
 ) -> ApiResult<Json<Value>> {
     s.sysdb.delete_collection(&tenant, &database, &name).await?;
     Ok(Json(json!({})))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn index_settings_must_be_objects() {
+        assert!(configuration(Some(json!({"spann": "__main__"})), &None).is_err());
+        assert!(configuration(Some(json!({"hnsw": 3})), &None).is_err());
+        let c = configuration(Some(json!({"hnsw": null, "spann": null})), &None).unwrap();
+        assert_eq!(c["hnsw"]["space"], "l2");
+        let c = configuration(Some(json!({"spann": {"space": "cosine"}})), &None).unwrap();
+        assert_eq!(c["hnsw"]["space"], "cosine");
+    }
 }

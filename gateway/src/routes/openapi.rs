@@ -227,7 +227,8 @@ fn error_statuses(
     if path.contains('{') {
         out.push((404, "Tenant, database or collection not found"));
     }
-    if *method == Method::POST && doc.body.is_some() {
+    // Creating, or renaming to a name in use.
+    if (*method == Method::POST || *method == Method::PUT) && doc.body.is_some() {
         out.push((409, "Already exists"));
     }
     if doc.body.is_some() {
