@@ -22,6 +22,8 @@ pub enum ErrorKind {
     /// `application/json` is what keeps a web page from writing through a user's browser: such
     /// a page can only send "simple" content types without a CORS preflight.
     UnsupportedMediaType,
+    /// The client stopped sending its request before it was complete (408).
+    RequestTimeout,
     /// The caller must slow down, e.g. the unindexed log tail is full (429).
     Backpressure,
     /// No credentials, or credentials that are not valid (401).
@@ -37,13 +39,14 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::InvalidArgument,
         ErrorKind::Unprocessable,
         ErrorKind::NotFound,
         ErrorKind::AlreadyExists,
         ErrorKind::TooLarge,
         ErrorKind::UnsupportedMediaType,
+        ErrorKind::RequestTimeout,
         ErrorKind::Backpressure,
         ErrorKind::Unauthenticated,
         ErrorKind::Forbidden,
@@ -61,6 +64,7 @@ impl ErrorKind {
             ErrorKind::AlreadyExists => "already_exists",
             ErrorKind::TooLarge => "too_large",
             ErrorKind::UnsupportedMediaType => "unsupported_media_type",
+            ErrorKind::RequestTimeout => "request_timeout",
             ErrorKind::Backpressure => "backpressure",
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::Forbidden => "forbidden",

@@ -27,6 +27,19 @@ fn declares_json(headers: &HeaderMap) -> bool {
         && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
 }
 
+/// Whether reading the body failed because the client stopped sending it (the server's body
+/// timeout), rather than because it was malformed.
+fn timed_out(e: &BytesRejection) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(c) = cause {
+        if c.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
+}
+
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
@@ -37,6 +50,11 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
             .map_err(|e: BytesRejection| {
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     ApiError::new(ErrorKind::TooLarge, format!("Request body too large: {e}"))
+                } else if timed_out(&e) {
+                    ApiError::new(
+                        ErrorKind::RequestTimeout,
+                        "The request body stopped arriving (--body-timeout-ms)",
+                    )
                 } else {
                     ApiError::invalid(format!("Could not read request body: {e}"))
                 }

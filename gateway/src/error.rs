@@ -55,6 +55,7 @@ fn status_and_name(kind: ErrorKind) -> (StatusCode, &'static str) {
         ErrorKind::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "BatchSizeExceededError"),
         // Chroma's own name for this refusal.
         ErrorKind::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "ChromaError"),
+        ErrorKind::RequestTimeout => (StatusCode::REQUEST_TIMEOUT, "ChromaError"),
         ErrorKind::Backpressure => (StatusCode::TOO_MANY_REQUESTS, "RateLimitError"),
         ErrorKind::Unauthenticated => (StatusCode::UNAUTHORIZED, "AuthorizationError"),
         ErrorKind::Forbidden => (StatusCode::FORBIDDEN, "AuthError"),

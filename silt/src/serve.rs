@@ -8,6 +8,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use axum::response::IntoResponse;
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -48,7 +49,8 @@ pub async fn serve(
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
-        ));
+        ))
+        .layer(axum::middleware::map_response(timeout_body));
     let max_connections = effective_max_connections(limits.max_connections);
     let slots = Arc::new(Semaphore::new(max_connections));
     let graceful = GracefulShutdown::new();
@@ -109,6 +111,24 @@ pub async fn serve(
         tracing::warn!("requests still running after {DRAIN:?}; stopping anyway");
     }
     Ok(())
+}
+
+/// The timeout layers answer 408 with an empty body; clients expect Chroma's error body.
+async fn timeout_body(response: axum::response::Response) -> axum::response::Response {
+    if response.status() != axum::http::StatusCode::REQUEST_TIMEOUT
+        || response
+            .headers()
+            .contains_key(axum::http::header::CONTENT_TYPE)
+    {
+        return response;
+    }
+    let body = r#"{"error":"ChromaError","message":"The request took too long: the client sent its body too slowly, or the server could not answer in time"}"#;
+    (
+        axum::http::StatusCode::REQUEST_TIMEOUT,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 /// `wanted`, or fewer when the process may not open that many files: every connection is a

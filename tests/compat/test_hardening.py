@@ -218,3 +218,25 @@ def test_sigterm_flushes_the_disk_cache_cleanly(tmp_path):
             assert "disconnected channel" not in log, log[-2000:]
     finally:
         s.stop()
+
+
+def test_a_stalled_body_gets_a_chroma_408(tmp_path):
+    s = EmbeddedServer(str(tmp_path), extra=["--body-timeout-ms", "500"]).start()
+    try:
+        sock = socket.create_connection(("127.0.0.1", s.port))
+        sock.settimeout(10)
+        path = "/api/v2" + COLLECTIONS
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: 100\r\n\r\n{{\"name\": ".encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+        sock.close()
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), answer
+        assert json.loads(body)["error"] == "ChromaError", body
+    finally:
+        s.stop()

@@ -16,6 +16,7 @@ fn status_of(kind: ErrorKind) -> u16 {
         ErrorKind::AlreadyExists => 409,
         ErrorKind::TooLarge => 413,
         ErrorKind::UnsupportedMediaType => 415,
+        ErrorKind::RequestTimeout => 408,
         ErrorKind::Unprocessable => 422,
         ErrorKind::Backpressure => 429,
         ErrorKind::Internal => 500,
