@@ -2,7 +2,8 @@
 
 - `chroma_error_body`: every error answer is JSON in Chroma's `{error, message}` shape.
 - Path parameters are often the seeded tenant, database and collection (from the environment),
-  so generated bodies reach the write and read paths instead of stopping at a 404.
+  and writes and queries to it mostly get embeddings of its dimension, so generated bodies
+  reach the log, the compactor and the query path instead of stopping at a 404 or a 400.
 - Requests that would delete the seeded database or collection are pointed elsewhere, so the
   rest of the run keeps something to work on (reset is off: the server runs without
   --allow-reset).
@@ -13,6 +14,7 @@ import atexit
 import json
 import os
 import threading
+import zlib
 
 import hypothesis.strategies as st
 import schemathesis
@@ -49,6 +51,42 @@ def flatmap_path_parameters(context, path_parameters):
     )
 
 
+SEED_DIMENSION = int(os.environ.get("SILT_FUZZ_DIMENSION", "3"))
+
+
+def _vector(v):
+    """A generated embedding bent to the seeded collection's dimension, keeping its numbers."""
+    nums = [float(x) for x in v if isinstance(x, (int, float)) and not isinstance(x, bool)] if isinstance(v, list) else []
+    nums = [x if abs(x) < 1e30 else 1.0 for x in nums]
+    return (nums + [0.5] * SEED_DIMENSION)[:SEED_DIMENSION]
+
+
+@schemathesis.hook
+def map_case(context, case):
+    """Two thirds of the writes and queries to the seeded collection get embeddings of its
+    dimension (the rest of the body as generated), so they pass validation and reach the log,
+    the compactor and the query path with random ids, documents, metadata and filters."""
+    params = case.path_parameters or {}
+    body = case.body
+    if params.get("id") != SEED["id"] or not SEED["id"] or not isinstance(body, dict):
+        return case
+    if zlib.crc32(repr(sorted(body.items(), key=lambda kv: str(kv[0]))).encode()) % 3 == 0:
+        return case
+    op = case.operation.path.rsplit("/", 1)[-1]
+    if op in ("add", "upsert", "update") and isinstance(body.get("ids"), list):
+        # One entry per distinct id in every column, as validation requires.
+        body["ids"] = list(dict.fromkeys(i for i in body["ids"] if isinstance(i, str) and i)) or ["x"]
+        for column in ("documents", "metadatas", "uris"):
+            if isinstance(body.get(column), list):
+                body[column] = (body[column] + [None] * len(body["ids"]))[: len(body["ids"])]
+        given = body.get("embeddings")
+        given = given if isinstance(given, list) else []
+        body["embeddings"] = [_vector(given[i] if i < len(given) else None) for i in range(len(body["ids"]))]
+    elif op == "query" and isinstance(body.get("query_embeddings"), list):
+        body["query_embeddings"] = [_vector(v) for v in body["query_embeddings"]] or [_vector(None)]
+    return case
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
     params = case.path_parameters or {}
@@ -67,6 +105,12 @@ def after_call(context, case, response):
         _counts["requests"] += 1
         key = str(response.status_code)
         _counts["by_status"][key] = _counts["by_status"].get(key, 0) + 1
+        per_op = _counts.setdefault("by_operation", {}).setdefault(f"{case.method} {case.operation.path}", {})
+        per_op[key] = per_op.get(key, 0) + 1
+        if os.environ.get("SILT_FUZZ_SAMPLES") and response.status_code >= 400:
+            samples = _counts.setdefault("error_samples", {}).setdefault(f"{case.method} {case.operation.path}", [])
+            if len(samples) < 30:
+                samples.append(response.text[:200])
         if response.status_code >= 500:
             _counts["server_errors"] += 1
             if len(_counts["server_error_samples"]) < 20:
