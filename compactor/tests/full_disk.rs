@@ -116,15 +116,10 @@ async fn a_failed_attempt_leaves_nothing_and_backs_off_until_space_is_freed() {
 
 async fn new_collection(sysdb: &SysDb, name: &str) -> CollectionId {
     let (c, _) = sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: name.into(),
-            metadata: None,
-            configuration: serde_json::json!({}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            name,
+            serde_json::json!({}),
+        ))
         .await
         .unwrap();
     c.id

@@ -38,15 +38,10 @@ async fn a_query_stops_reading_when_its_caller_gives_up() {
         LogConfig::default(),
     ));
     let (c, _) = sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: "slow".into(),
-            metadata: None,
-            configuration: json!({"hnsw": {"space": "l2"}}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            "slow",
+            json!({"hnsw": {"space": "l2"}}),
+        ))
         .await
         .unwrap();
     // Documents of many distinct words, so that the text index spans many chunks and a

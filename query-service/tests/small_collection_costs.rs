@@ -47,15 +47,10 @@ async fn a_small_collection_is_one_object_and_one_get() {
         LogConfig::default(),
     ));
     let (c, _) = sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: "small".into(),
-            metadata: None,
-            configuration: json!({"hnsw": {"space": "l2"}}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            "small",
+            json!({"hnsw": {"space": "l2"}}),
+        ))
         .await
         .unwrap();
     let records = (0..20)

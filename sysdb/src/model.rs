@@ -51,6 +51,22 @@ pub struct NewCollection {
     pub get_or_create: bool,
 }
 
+impl NewCollection {
+    /// A collection named `name` in the default tenant's default database, with `configuration`
+    /// and nothing else set: what tools and tests create most often.
+    pub fn in_default_database(name: &str, configuration: Value) -> Self {
+        NewCollection {
+            tenant: crate::DEFAULT_TENANT.to_string(),
+            database: crate::DEFAULT_DATABASE.to_string(),
+            name: name.to_string(),
+            metadata: None,
+            configuration,
+            dimension: None,
+            get_or_create: false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct CollectionUpdate {
     pub name: Option<String>,
