@@ -213,8 +213,9 @@ impl FilterBody {
 struct DeleteBody {
     #[serde(flatten)]
     filter: FilterBody,
+    /// Chroma's range (u32), like get's limit and offset.
     #[serde(default)]
-    limit: Option<usize>,
+    limit: Option<u32>,
 }
 
 async fn delete(
@@ -248,7 +249,7 @@ async fn delete(
         .get(GetRequest {
             collection: c.id,
             filters,
-            limit: body.limit,
+            limit: body.limit.map(|l| l as usize),
             offset: 0,
             include: Include::default(),
             consistency: Consistency::Strong,
@@ -271,10 +272,12 @@ async fn delete(
 struct GetBody {
     #[serde(flatten)]
     filter: FilterBody,
+    // Chroma's range (u32): a larger offset is refused (422) here instead of overflowing
+    // offset + limit in the query service.
     #[serde(default)]
-    limit: Option<usize>,
+    limit: Option<u32>,
     #[serde(default)]
-    offset: Option<usize>,
+    offset: Option<u32>,
     #[serde(default)]
     #[schemars(with = "Option<Vec<wire::IncludeField>>")]
     include: Option<Vec<String>>,
@@ -290,7 +293,11 @@ async fn get_records(
     let consistency = consistency(&headers)?;
     let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) = wire::include(&body.include, &["metadatas", "documents"])?;
-    if let Some(limit) = body.limit.filter(|l| *l > caller.limits.max_n_results) {
+    if let Some(limit) = body
+        .limit
+        .map(|l| l as usize)
+        .filter(|l| *l > caller.limits.max_n_results)
+    {
         return Err(ApiError::quota(format!(
             "limit {limit} exceeds the maximum of {} results per request",
             caller.limits.max_n_results
@@ -301,8 +308,8 @@ async fn get_records(
         .get(GetRequest {
             collection: c.id,
             filters: body.filter.parse()?,
-            limit: body.limit,
-            offset: body.offset.unwrap_or(0),
+            limit: body.limit.map(|l| l as usize),
+            offset: body.offset.unwrap_or(0) as usize,
             include: projection.fields,
             consistency,
         })
