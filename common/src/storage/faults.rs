@@ -1,8 +1,9 @@
 //! Injects latency and failures into object-store requests, for fault-injection tests and for
-//! benchmarks of cold reads against an S3-like latency. Decisions come from a seeded RNG so a
-//! failing run can be replayed. A test can also stop the store answering from a chosen request
+//! benchmarks of cold reads against an S3-like latency. Decisions are drawn from a seed and the
+//! request itself, so a failing run can be replayed. A test can also stop the store answering from a chosen request
 //! on (`crash_after`): what a process that dies in the middle of an operation sees.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -16,9 +17,8 @@ use object_store::{
     CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
     PutMultipartOptions, PutOptions, PutPayload, PutResult, Result,
 };
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use tokio::sync::watch;
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 #[derive(Debug, Clone, Default)]
 pub struct FaultPlan {
@@ -118,7 +118,10 @@ struct CrashState {
 #[derive(Debug)]
 struct Faults {
     plan: FaultPlan,
-    rng: Mutex<StdRng>,
+    /// How many times each (kind, object) was asked for: a request's fate is drawn from the
+    /// seed, the request and this count, not from the order requests arrive in, so a replay
+    /// makes the same decisions even where concurrent requests interleave differently.
+    asked: Mutex<HashMap<String, u64>>,
     enabled: AtomicBool,
     crash: Mutex<CrashState>,
     crashed: watch::Sender<bool>,
@@ -133,14 +136,20 @@ enum Fate {
 }
 
 impl Faults {
-    fn roll(&self, p: f64) -> bool {
-        p > 0.0
-            && self.enabled.load(Ordering::Relaxed)
-            && self
-                .rng
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .random_bool(p.min(1.0))
+    fn roll(&self, p: f64, op: &str, location: &str) -> bool {
+        if p <= 0.0 || !self.enabled.load(Ordering::Relaxed) {
+            return false;
+        }
+        let request = format!("{op} {location}");
+        let n = {
+            let mut asked = self.asked.lock().unwrap_or_else(|e| e.into_inner());
+            let n = asked.entry(request.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let h = xxh3_64_with_seed(format!("{request} #{n}").as_bytes(), self.plan.seed);
+        // The top 53 bits as a uniform number in [0, 1).
+        ((h >> 11) as f64 / (1u64 << 53) as f64) < p
     }
 
     /// Whether deletes must go one by one through `fate`: only when they can fail or crash.
@@ -150,7 +159,7 @@ impl Faults {
     }
 
     /// Decides a request's fate. A crash takes precedence: a dead process sends nothing.
-    fn fate(&self, fail: f64) -> Fate {
+    fn fate(&self, fail: f64, op: &str, location: &str) -> Fate {
         {
             let mut crash = self.crash.lock().unwrap_or_else(|e| e.into_inner());
             if crash.crashed {
@@ -170,7 +179,7 @@ impl Faults {
                 None => {}
             }
         }
-        if self.roll(fail) {
+        if self.roll(fail, op, location) {
             Fate::Fail
         } else {
             Fate::Go
@@ -179,11 +188,11 @@ impl Faults {
 
     /// Waits the latency, then returns whether the request may go on; never returns for a
     /// request the crash stopped before it reached the store.
-    async fn before(&self, latency: Duration, fail: f64, op: &str) -> Result<bool> {
+    async fn before(&self, latency: Duration, fail: f64, op: &str, location: &str) -> Result<bool> {
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
         }
-        match self.fate(fail) {
+        match self.fate(fail, op, location) {
             Fate::Go => Ok(true),
             Fate::Fail => Err(injected(op)),
             Fate::Hang => std::future::pending().await,
@@ -200,10 +209,9 @@ pub struct FaultyStore {
 
 impl FaultyStore {
     pub fn new(inner: Arc<dyn ObjectStore>, plan: FaultPlan) -> Self {
-        let rng = Mutex::new(StdRng::seed_from_u64(plan.seed));
         let faults = Arc::new(Faults {
             plan,
-            rng,
+            asked: Mutex::default(),
             enabled: AtomicBool::new(true),
             crash: Mutex::default(),
             crashed: watch::Sender::new(false),
@@ -263,7 +271,7 @@ impl ObjectStore for FaultyStore {
         let plan = &self.faults.plan;
         let answers = self
             .faults
-            .before(plan.put_latency, plan.fail_before, "put")
+            .before(plan.put_latency, plan.fail_before, "put", location.as_ref())
             .await?;
         if let Some(disk) = &plan.disk {
             disk.reserve(location, payload.content_length())?;
@@ -272,7 +280,10 @@ impl ObjectStore for FaultyStore {
         if !answers {
             return std::future::pending().await;
         }
-        if self.faults.roll(plan.fail_after_put) {
+        if self
+            .faults
+            .roll(plan.fail_after_put, "put (after write)", location.as_ref())
+        {
             return Err(injected("put (after write)"));
         }
         Ok(result)
@@ -286,7 +297,12 @@ impl ObjectStore for FaultyStore {
         let plan = &self.faults.plan;
         let answers = self
             .faults
-            .before(plan.put_latency, plan.fail_before, "put_multipart")
+            .before(
+                plan.put_latency,
+                plan.fail_before,
+                "put_multipart",
+                location.as_ref(),
+            )
             .await?;
         let upload = self.inner.put_multipart_opts(location, opts).await;
         if !answers {
@@ -299,7 +315,7 @@ impl ObjectStore for FaultyStore {
         let plan = &self.faults.plan;
         if !self
             .faults
-            .before(plan.get_latency, plan.fail_before, "get")
+            .before(plan.get_latency, plan.fail_before, "get", location.as_ref())
             .await?
         {
             return std::future::pending().await;
@@ -334,7 +350,12 @@ impl ObjectStore for FaultyStore {
                     let location = location?;
                     let plan = &faults.plan;
                     let answers = faults
-                        .before(Duration::ZERO, plan.fail_list_delete, "delete")
+                        .before(
+                            Duration::ZERO,
+                            plan.fail_list_delete,
+                            "delete",
+                            location.as_ref(),
+                        )
                         .await?;
                     let one = futures::stream::iter([Ok(location)]).boxed();
                     let deleted = inner.delete_stream(one).next().await;
@@ -367,7 +388,12 @@ impl ObjectStore for FaultyStore {
         let plan = &self.faults.plan;
         if !self
             .faults
-            .before(plan.get_latency, plan.fail_before, "list")
+            .before(
+                plan.get_latency,
+                plan.fail_before,
+                "list",
+                prefix.map_or("", |p| p.as_ref()),
+            )
             .await?
         {
             return std::future::pending().await;
@@ -379,7 +405,7 @@ impl ObjectStore for FaultyStore {
         let plan = &self.faults.plan;
         let answers = self
             .faults
-            .before(plan.put_latency, plan.fail_before, "copy")
+            .before(plan.put_latency, plan.fail_before, "copy", from.as_ref())
             .await?;
         let copied = self.inner.copy_opts(from, to, options).await;
         if !answers {
@@ -402,7 +428,12 @@ impl FaultyStore {
         futures::stream::once(async move {
             let plan = &faults.plan;
             match faults
-                .before(Duration::ZERO, plan.fail_list_delete, "list")
+                .before(
+                    Duration::ZERO,
+                    plan.fail_list_delete,
+                    "list",
+                    prefix.as_ref().map_or("", |p| p.as_ref()),
+                )
                 .await
             {
                 // A listing that would answer after the crash never answers at all.

@@ -1,0 +1,541 @@
+//! One seed's run: the operations, their checks against the model, and the final settle.
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use silt_common::clock::Clock;
+use silt_common::distance::{norm, Distance};
+use silt_common::index::version_dir_of;
+use silt_common::keys::collection_prefix;
+use silt_common::record::{MetadataValue, Operation, OperationRecord, Record};
+use silt_common::storage::{Crash, FaultPlan};
+use silt_compactor::Outcome as Compacted;
+use silt_log_service::LogService;
+use silt_query_service::{Consistency, Filters, GetRequest, Include, KnnRequest, QueryService};
+
+use crate::model::{Model, State, MAX_OPEN};
+use crate::world::{World, GRACE, LOG_NODES};
+
+const STEPS: usize = 70;
+const IDS: usize = 16;
+const DIM: usize = 4;
+const ALL: Include = Include {
+    embeddings: true,
+    documents: true,
+    metadatas: true,
+    uris: true,
+};
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Stats {
+    pub writes_acked: u64,
+    pub writes_failed: u64,
+    pub checked_reads: u64,
+    pub failed_reads: u64,
+    pub compactions: u64,
+    pub failed_compactions: u64,
+    pub crashes: u64,
+    pub restarts: u64,
+    pub gc_deleted: u64,
+    pub injected_failures: u64,
+}
+
+impl Stats {
+    pub fn add(&mut self, o: &Stats) {
+        self.writes_acked += o.writes_acked;
+        self.writes_failed += o.writes_failed;
+        self.checked_reads += o.checked_reads;
+        self.failed_reads += o.failed_reads;
+        self.compactions += o.compactions;
+        self.failed_compactions += o.failed_compactions;
+        self.crashes += o.crashes;
+        self.restarts += o.restarts;
+        self.gc_deleted += o.gc_deleted;
+        self.injected_failures += o.injected_failures;
+    }
+}
+
+impl fmt::Display for Stats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "writes {} acknowledged / {} failed, {} reads checked ({} failed), {} versions registered ({} compactions failed), {} crashes, {} node restarts, {} objects collected, {} store requests failed by injection",
+            self.writes_acked,
+            self.writes_failed,
+            self.checked_reads,
+            self.failed_reads,
+            self.compactions,
+            self.failed_compactions,
+            self.crashes,
+            self.restarts,
+            self.gc_deleted,
+            self.injected_failures
+        )
+    }
+}
+
+pub struct Outcome {
+    pub stats: Stats,
+    /// Every store request and simulation step, in order.
+    pub trace: Vec<String>,
+}
+
+struct Sim {
+    w: World,
+    rng: StdRng,
+    model: Model,
+    stats: Stats,
+    step: usize,
+}
+
+/// The seed's fault plan: some seeds calm, most faulty, a few very faulty.
+fn plan(seed: u64, rng: &mut StdRng) -> FaultPlan {
+    let level = [0.0, 0.02, 0.05, 0.12][rng.random_range(0..4)];
+    FaultPlan {
+        fail_before: level,
+        fail_after_put: level / 2.0,
+        fail_list_delete: level / 2.0,
+        seed: seed ^ 0x5eed_fa17,
+        ..FaultPlan::default()
+    }
+}
+
+pub async fn run_seed(seed: u64) -> Result<Outcome, String> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let plan = plan(seed, &mut rng);
+    let w = World::new(seed, plan).await;
+    let mut sim = Sim {
+        w,
+        rng,
+        model: Model::new(),
+        stats: Stats::default(),
+        step: 0,
+    };
+    let result = sim.run().await;
+    let trace = sim.w.trace.take();
+    sim.stats.injected_failures = trace
+        .iter()
+        .filter(|e| e.ends_with(": error") || e.ends_with("delete: error"))
+        .count() as u64;
+    match result {
+        Ok(()) => Ok(Outcome {
+            stats: sim.stats,
+            trace,
+        }),
+        Err(e) => {
+            let steps: Vec<&String> = trace.iter().filter(|e| e.starts_with('#')).collect();
+            let recent = steps[steps.len().saturating_sub(25)..]
+                .iter()
+                .map(|s| format!("  {s}"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Err(format!("{e}\nlast steps:\n{recent}"))
+        }
+    }
+}
+
+impl Sim {
+    fn note(&self, event: String) {
+        self.w.trace.push(format!("#{} {event}", self.step));
+    }
+
+    async fn run(&mut self) -> Result<(), String> {
+        for step in 0..STEPS {
+            self.step = step;
+            let ms = if self.rng.random_bool(0.1) {
+                self.rng.random_range(1_000..8_000)
+            } else {
+                self.rng.random_range(0..400)
+            };
+            self.w.clock.advance(Duration::from_millis(ms));
+            self.w.logs.pick(self.rng.random_range(0..LOG_NODES));
+            // Too many undecided writes make the model's candidates explode: calm down until
+            // a write is acknowledged.
+            self.w
+                .faulty
+                .set_faults_enabled(self.model.open_writes() < MAX_OPEN);
+            match self.rng.random_range(0..100) {
+                0..=34 => self.write().await,
+                35..=64 => self.read().await?,
+                65..=76 => self.compact().await?,
+                77..=83 => self.collect().await?,
+                84..=87 => {
+                    let i = self.rng.random_range(0..LOG_NODES);
+                    self.note(format!("restart log node {i}"));
+                    self.w.restart_log(i);
+                    self.stats.restarts += 1;
+                }
+                88..=89 => {
+                    self.note("restart query node".into());
+                    self.w.restart_query().await;
+                    self.stats.restarts += 1;
+                }
+                _ => self.crash().await?,
+            }
+        }
+        self.settle().await
+    }
+
+    /// Runs `op` until it finishes or the store "crashes" under it; `None` for a crash, after
+    /// which the whole process is rebuilt.
+    async fn guarded<T>(&mut self, op: impl Future<Output = T>) -> Option<T> {
+        let faulty = self.w.faulty.clone();
+        let r = tokio::select! {
+            biased;
+            _ = faulty.crashed() => None,
+            r = op => Some(r),
+        };
+        if r.is_none() {
+            self.note("crash: the process stops and restarts".into());
+            self.stats.crashes += 1;
+            self.w.restart_all().await;
+        }
+        r
+    }
+
+    async fn crash(&mut self) -> Result<(), String> {
+        let after = self.rng.random_range(0..6);
+        let how = if self.rng.random_bool(0.5) {
+            Crash::BeforeRequest
+        } else {
+            Crash::AfterRequest
+        };
+        self.note(format!("arm crash at request {after} ({how:?})"));
+        self.w.faulty.crash_after(after, how);
+        // Writes and compactions only: they make their requests one after another, so "the
+        // n-th request" is the same one in every run. A read asks for the version and the
+        // tail concurrently, and which comes first depends on when the catalog (on its own
+        // threads) answers.
+        let r = if self.rng.random_bool(0.5) {
+            self.write().await;
+            Ok(())
+        } else {
+            self.compact().await
+        };
+        // Disarm if the operation finished first.
+        self.w.faulty.restart();
+        r
+    }
+
+    fn random_op(&mut self) -> OperationRecord {
+        let rng = &mut self.rng;
+        let id = format!("id-{:02}", rng.random_range(0..IDS));
+        let operation = match rng.random_range(0..10) {
+            0..=3 => Operation::Add,
+            4..=5 => Operation::Upsert,
+            6..=7 => Operation::Update,
+            _ => Operation::Delete,
+        };
+        if operation == Operation::Delete {
+            return OperationRecord::delete(id);
+        }
+        // Small integers: distances are exact in f32, so KNN ties are exact too.
+        let embedding = (operation != Operation::Update || rng.random_bool(0.5))
+            .then(|| (0..DIM).map(|_| rng.random_range(-4i8..4) as f32).collect());
+        let mut metadata = std::collections::BTreeMap::new();
+        if rng.random_bool(0.7) {
+            let v = rng.random_range(0..5);
+            metadata.insert("n".to_string(), Some(MetadataValue::Int(v)));
+        }
+        if rng.random_bool(0.2) {
+            metadata.insert("n".to_string(), None);
+        }
+        if rng.random_bool(0.3) {
+            let s = ["x", "y"][rng.random_range(0..2)].to_string();
+            metadata.insert("s".to_string(), Some(MetadataValue::Str(s)));
+        }
+        OperationRecord {
+            id,
+            operation,
+            embedding,
+            document: rng
+                .random_bool(0.5)
+                .then(|| format!("doc {}", rng.random_range(0..100))),
+            metadata: (!metadata.is_empty()).then_some(metadata),
+            uri: None,
+        }
+    }
+
+    async fn write(&mut self) {
+        let n = self.rng.random_range(1..=4);
+        let batch: Vec<OperationRecord> = (0..n).map(|_| self.random_op()).collect();
+        let summary: Vec<String> = batch
+            .iter()
+            .map(|o| format!("{:?} {}", o.operation, o.id))
+            .collect();
+        let (logs, c) = (self.w.logs.clone(), self.w.collection);
+        let r = self.guarded(logs.append(c, batch.clone())).await;
+        match r {
+            Some(Ok(receipt)) => {
+                self.note(format!("write {summary:?}: ok {receipt:?}"));
+                self.stats.writes_acked += 1;
+                self.model.acknowledged(&batch);
+            }
+            Some(Err(e)) => {
+                self.note(format!("write {summary:?}: {}", e.kind.name()));
+                self.stats.writes_failed += 1;
+                self.model.failed(batch);
+            }
+            None => {
+                self.note(format!("write {summary:?}: crashed"));
+                self.stats.writes_failed += 1;
+                self.model.failed(batch);
+            }
+        }
+    }
+
+    async fn read(&mut self) -> Result<(), String> {
+        let c = self.w.collection;
+        let kind = self.rng.random_range(0..4);
+        let request = |filters: Filters| GetRequest {
+            collection: c,
+            filters,
+            limit: None,
+            offset: 0,
+            include: ALL,
+            consistency: Consistency::Strong,
+        };
+        match kind {
+            0 => {
+                let r =
+                    select_crash(&self.w.faulty, self.w.query.count(c, Consistency::Strong)).await;
+                let Some(r) = self.after_read(r).await else {
+                    return Ok(());
+                };
+                let n = r as usize;
+                self.check(format!("count = {n}"), |s| s.len() == n)
+            }
+            1 | 2 => {
+                let ids = (kind == 2).then(|| {
+                    let k = self.rng.random_range(1..5);
+                    (0..k)
+                        .map(|_| format!("id-{:02}", self.rng.random_range(0..IDS)))
+                        .collect::<Vec<_>>()
+                });
+                let filters = Filters {
+                    ids: ids.clone(),
+                    ..Filters::default()
+                };
+                let r = select_crash(&self.w.faulty, self.w.query.get(request(filters))).await;
+                let Some(mut got) = self.after_read(r).await else {
+                    return Ok(());
+                };
+                got.sort_by(|a, b| a.id.cmp(&b.id));
+                let ids_note = ids.as_ref().map_or("all".to_string(), |i| format!("{i:?}"));
+                self.check(format!("get {ids_note}: {} records", got.len()), |s| {
+                    let want: Vec<&Record> = s
+                        .values()
+                        .filter(|r| ids.as_ref().is_none_or(|ids| ids.contains(&r.id)))
+                        .collect();
+                    want.len() == got.len() && want.iter().zip(&got).all(|(a, b)| *a == b)
+                })
+            }
+            _ => {
+                let query: Vec<f32> = (0..DIM)
+                    .map(|_| self.rng.random_range(-4i8..4) as f32)
+                    .collect();
+                let k = self.rng.random_range(1..8);
+                let knn = KnnRequest {
+                    collection: c,
+                    filters: Filters::default(),
+                    query_embeddings: vec![query.clone()],
+                    n_results: k,
+                    include: ALL,
+                    consistency: Consistency::Strong,
+                };
+                let r = select_crash(&self.w.faulty, self.w.query.knn(knn)).await;
+                let Some(mut lists) = self.after_read(r).await else {
+                    return Ok(());
+                };
+                let got = lists.pop().unwrap_or_default();
+                let qn = norm(&query);
+                self.check(format!("knn k={k}: {} results", got.len()), |s| {
+                    let mut truth: Vec<f32> = s
+                        .values()
+                        .map(|r| Distance::L2.compute(&query, qn, &r.embedding))
+                        .collect();
+                    truth.sort_by(f32::total_cmp);
+                    truth.truncate(k);
+                    got.len() == truth.len()
+                        && got.iter().zip(&truth).all(|(g, t)| {
+                            s.get(&g.record.id) == Some(&g.record)
+                                && (g.distance - t).abs() <= 1e-3 * t.abs().max(1.0)
+                        })
+                })
+            }
+        }
+    }
+
+    /// Handles a read's crash or failure; `Some` when there is an answer to check.
+    async fn after_read<T>(&mut self, r: Option<silt_common::SiltResult<T>>) -> Option<T> {
+        match r {
+            None => {
+                self.note("read: crashed".into());
+                self.stats.crashes += 1;
+                self.w.restart_all().await;
+                None
+            }
+            Some(Err(e)) => {
+                self.note(format!("read: {}", e.kind.name()));
+                self.stats.failed_reads += 1;
+                None
+            }
+            Some(Ok(v)) => Some(v),
+        }
+    }
+
+    fn check(&mut self, what: String, fits: impl Fn(&State) -> bool) -> Result<(), String> {
+        self.note(what.clone());
+        self.stats.checked_reads += 1;
+        self.model
+            .observe(fits)
+            .map_err(|e| format!("step {}: {what}: {e}", self.step))
+    }
+
+    async fn compact(&mut self) -> Result<(), String> {
+        let c = self.w.collection;
+        let r = select_crash(&self.w.faulty, self.w.compactor.compact(c)).await;
+        match r {
+            None => {
+                self.note("compact: crashed".into());
+                self.stats.crashes += 1;
+                self.w.restart_all().await;
+            }
+            Some(Ok(outcome)) => {
+                self.note(format!("compact: {outcome:?}"));
+                if matches!(outcome, Compacted::Registered { .. }) {
+                    self.stats.compactions += 1;
+                }
+            }
+            Some(Err(e)) => {
+                self.note(format!("compact: failed ({e})"));
+                self.stats.failed_compactions += 1;
+            }
+        }
+        Ok(())
+    }
+
+    async fn collect(&mut self) -> Result<(), String> {
+        let now = self.w.clock.instant();
+        for i in 0..LOG_NODES {
+            let r = self.w.logs.node(i).collect_garbage(now).await;
+            self.note(format!("log {i} gc: {r:?}"));
+            if let Ok(n) = r {
+                self.stats.gc_deleted += n as u64;
+            }
+        }
+        let now_ms = self.w.clock.now_ms();
+        let r = self.w.compactor.collect_garbage(now_ms).await;
+        self.note(format!("compactor gc: {r:?}"));
+        if let Ok(n) = r {
+            self.stats.gc_deleted += n as u64;
+        }
+        Ok(())
+    }
+
+    /// Faults off: everything must compact, read back as the model says, and after the grace
+    /// period only the current version's directory may remain.
+    async fn settle(&mut self) -> Result<(), String> {
+        self.step = STEPS;
+        self.w.faulty.set_faults_enabled(false);
+        self.w.faulty.restart();
+        let c = self.w.collection;
+        for round in 0.. {
+            let outcome = self
+                .w
+                .compactor
+                .compact(c)
+                .await
+                .map_err(|e| format!("settle: a compaction without faults failed: {e}"))?;
+            self.note(format!("settle compact: {outcome:?}"));
+            if outcome == Compacted::NothingToDo {
+                break;
+            }
+            if round > 3 {
+                return Err("settle: compaction never caught up".into());
+            }
+        }
+        for _ in 0..2 {
+            self.w.clock.advance(GRACE * 2);
+            self.collect().await?;
+        }
+        self.read_everything().await?;
+        // Only the current version is left: superseded versions and abandoned attempts (of
+        // crashed or failed compactions) were collected.
+        let collection = self
+            .w
+            .sysdb
+            .get_collection(c)
+            .await
+            .map_err(|e| e.to_string())?;
+        let current = collection.manifest.as_deref().map(version_dir_of);
+        let prefix = object_store::path::Path::from(collection_prefix(c));
+        let keys: Vec<String> = futures::TryStreamExt::try_collect::<Vec<_>>(
+            object_store::ObjectStore::list(self.w.memory.as_ref(), Some(&prefix)),
+        )
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|m| m.location.to_string())
+        .collect();
+        let stray: Vec<&String> = keys
+            .iter()
+            .filter(|k| k.contains("/v/"))
+            .filter(|k| {
+                current
+                    .as_ref()
+                    .is_none_or(|dir| !k.starts_with(&format!("{dir}/")))
+            })
+            .collect();
+        if !stray.is_empty() {
+            return Err(format!(
+                "settle: objects of no current version remain after the grace period: {stray:?}"
+            ));
+        }
+        Ok(())
+    }
+
+    async fn read_everything(&mut self) -> Result<(), String> {
+        let c = self.w.collection;
+        let n = self
+            .w
+            .query
+            .count(c, Consistency::Strong)
+            .await
+            .map_err(|e| format!("settle: count failed without faults: {e}"))?
+            as usize;
+        self.check(format!("settle count = {n}"), |s| s.len() == n)?;
+        let mut got = self
+            .w
+            .query
+            .get(GetRequest {
+                collection: c,
+                filters: Filters::default(),
+                limit: None,
+                offset: 0,
+                include: ALL,
+                consistency: Consistency::Strong,
+            })
+            .await
+            .map_err(|e| format!("settle: get failed without faults: {e}"))?;
+        got.sort_by(|a, b| a.id.cmp(&b.id));
+        self.check(format!("settle get all: {} records", got.len()), |s| {
+            s.values().eq(got.iter())
+        })
+    }
+}
+
+/// Runs a read or compaction until it finishes or the store crashes under it.
+async fn select_crash<T>(
+    faulty: &silt_common::storage::FaultyStore,
+    op: impl Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        _ = faulty.crashed() => None,
+        r = op => Some(r),
+    }
+}
