@@ -222,6 +222,8 @@ impl Compactor {
         compacted_offset: u64,
     ) -> Result<bool, CompactError> {
         let record_count = built.manifest.record_count;
+        // What the version costs in storage, for the tenant's metering.
+        let version_bytes: u64 = built.files.iter().map(|(_, b)| b.len() as u64).sum();
         let mut files = built.files;
         let last_two = files.split_off(files.len().saturating_sub(2));
         let puts = files.into_iter().map(|(name, bytes)| {
@@ -236,7 +238,7 @@ impl Compactor {
         let manifest_key = version_file(dir, built.catalog_file);
         Ok(self
             .sysdb
-            .register_version(
+            .register_version_of_size(
                 collection.version,
                 &VersionRecord {
                     collection_id: collection.id,
@@ -246,6 +248,7 @@ impl Compactor {
                     record_count,
                     superseded_at_ms: None,
                 },
+                version_bytes,
             )
             .await?)
     }

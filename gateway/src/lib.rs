@@ -9,6 +9,7 @@ mod limits;
 mod routes;
 mod tenancy;
 mod ttl_cache;
+mod usage;
 mod validate;
 mod wire;
 
@@ -16,6 +17,7 @@ pub use error::ApiError;
 pub use limits::Limits;
 pub use routes::{route_specs, router, RouteSpec};
 pub use tenancy::{authorize, RouteAccess};
+pub use usage::{spawn_usage_flusher, UsageFlusher, UsageMeter, UsageSchedule};
 
 /// The rule the API applies to tenant names, for tools that create tenants directly.
 pub fn validate_tenant_name(name: &str) -> Result<(), ApiError> {
@@ -59,6 +61,8 @@ pub struct GatewayState {
     pub query: Arc<dyn QueryService>,
     pub allow_reset: bool,
     pub(crate) tenancy: Arc<tenancy::Tenancy>,
+    /// Per-tenant activity counts (metering); the server flushes them to the catalog.
+    pub usage: Arc<UsageMeter>,
 }
 
 impl GatewayState {
@@ -80,6 +84,7 @@ impl GatewayState {
             query,
             allow_reset: config.allow_reset,
             tenancy: Arc::new(tenancy),
+            usage: Arc::new(UsageMeter::default()),
         }
     }
 }

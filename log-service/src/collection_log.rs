@@ -241,7 +241,7 @@ impl CollectionLog {
                 let last = first + records.len() as u64 - 1;
                 // Memory learns of the fragment only once the catalog has accepted it: a fenced
                 // fragment must never be served from here.
-                if let Err(e) = self.fence(shared, first, last).await {
+                if let Err(e) = self.fence(shared, first, last, bytes.len() as u64).await {
                     // Whatever this node believed about the log is suspect (fenced), or the
                     // position may be unrecorded (catalog error): re-read before the next
                     // append or read.
@@ -289,10 +289,16 @@ impl CollectionLog {
     /// need within the grace period. Readers of the current version never read it (they start
     /// after the compacted offset, past it), `read_after` skips a fragment that overlaps its
     /// successor, and garbage collection is scheduled so it goes after the grace period.
-    async fn fence(&self, shared: &Shared, first: u64, last: u64) -> Result<(), LogError> {
+    async fn fence(
+        &self,
+        shared: &Shared,
+        first: u64,
+        last: u64,
+        bytes: u64,
+    ) -> Result<(), LogError> {
         match shared
             .sysdb
-            .commit_log_position(self.id, first, last)
+            .commit_log_position(self.id, first, last, bytes)
             .await?
         {
             LogCommit::Committed => Ok(()),

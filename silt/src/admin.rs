@@ -128,6 +128,10 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     .collect(),
             )
         }
+        // Prints a table or JSON itself.
+        AdminCommand::Usage { tenant, table } => {
+            return crate::usage::admin_usage(&sysdb, tenant.as_deref(), table).await
+        }
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

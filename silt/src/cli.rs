@@ -76,6 +76,16 @@ pub enum AdminCommand {
     ShowQuotas { tenant: String },
     /// List the cluster's registered nodes with their role, address and heartbeat age.
     Nodes,
+    /// Metering per tenant: collections, records, stored bytes (log, versions), writes,
+    /// queries, records written and bytes returned (activity as of the gateways' last flush).
+    Usage {
+        /// Only this tenant.
+        #[arg(long)]
+        tenant: Option<String>,
+        /// A table for people instead of JSON.
+        #[arg(long)]
+        table: bool,
+    },
     /// Which live node of a role each collection is routed to (rendezvous hash, as the
     /// gateway computes it).
     Placement {
@@ -300,6 +310,14 @@ pub struct Tuning {
     /// Writes are refused with 429 while this many records await compaction.
     #[arg(long, env = "SILT_MAX_TAIL_RECORDS", default_value_t = 200_000)]
     pub max_tail_records: usize,
+    /// How often a gateway adds its per-tenant activity counts (metering) to the catalog, in
+    /// ms; a gateway that crashes loses at most this much of its counts.
+    #[arg(long, env = "SILT_USAGE_FLUSH_MS", default_value_t = 5000)]
+    pub usage_flush_ms: u64,
+    /// How often a gateway re-reads every tenant's stored bytes, records and collections from
+    /// the catalog for `/metrics`, in ms (one aggregate over all collections; 0: never).
+    #[arg(long, env = "SILT_USAGE_STORAGE_REFRESH_MS", default_value_t = 60_000)]
+    pub usage_storage_refresh_ms: u64,
     /// How long API keys and quotas read from the catalog are cached, in ms (revocations and
     /// quota changes take effect within it).
     #[arg(long, env = "SILT_CATALOG_CACHE_MS", default_value_t = 5000)]
@@ -402,6 +420,15 @@ impl Tuning {
                 ..Default::default()
             },
         ))
+    }
+
+    /// When a gateway flushes its usage counts and re-reads stored usage for `/metrics`.
+    pub fn usage_schedule(&self) -> silt_gateway::UsageSchedule {
+        silt_gateway::UsageSchedule {
+            flush: std::time::Duration::from_millis(self.usage_flush_ms.max(1)),
+            storage_refresh: (self.usage_storage_refresh_ms > 0)
+                .then(|| std::time::Duration::from_millis(self.usage_storage_refresh_ms)),
+        }
     }
 
     pub fn serve_limits(&self) -> crate::serve::ServeLimits {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use silt_common::storage::{open_store, CountingStore, DynStore, S3Settings};
 use silt_compactor::Compactor;
-use silt_gateway::{GatewayConfig, GatewayState, Limits};
+use silt_gateway::{spawn_usage_flusher, GatewayConfig, GatewayState, Limits};
 use silt_log_service::{LogService, ObjectLog};
 use silt_query_service::{QueryNode, QueryService};
 use silt_sysdb::SysDb;
@@ -60,8 +60,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     ));
     let _compaction = compactor.spawn();
 
-    let app = silt_gateway::router(GatewayState::new(
-        sysdb,
+    let state = GatewayState::new(
+        sysdb.clone(),
         log,
         query,
         GatewayConfig {
@@ -73,8 +73,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             allow_reset: args.tuning.allow_reset,
             catalog_cache_ttl: Duration::from_millis(args.tuning.catalog_cache_ms),
         },
-    ));
-    let mut metrics = Metrics::default().query_node(query_node.clone());
+    );
+    let usage = state.usage.clone();
+    let usage_flusher = spawn_usage_flusher(usage.clone(), sysdb, args.tuning.usage_schedule());
+    let app = silt_gateway::router(state);
+    let mut metrics = Metrics::default()
+        .query_node(query_node.clone())
+        .usage(usage);
     for (component, stats) in [log_stats, query_stats, compactor_stats] {
         metrics = metrics.store(component, stats);
     }
@@ -91,6 +96,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         crate::roles::shutdown_signal(),
     )
     .await?;
+    // The requests have drained: the last counts go to the catalog now, not never.
+    if let Err(e) = usage_flusher.finish().await {
+        tracing::warn!(error = %e, "could not record the last usage counts at shutdown");
+    }
     // The disk cache is flushed so the next start finds it warm.
     query_node.close().await?;
     Ok(())

@@ -8,6 +8,7 @@ mod embedded;
 mod metrics;
 mod roles;
 mod serve;
+mod usage;
 
 use clap::Parser;
 

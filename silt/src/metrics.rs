@@ -9,12 +9,14 @@ use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use axum::Router;
 use silt_common::storage::StoreStats;
+use silt_gateway::UsageMeter;
 use silt_query_service::QueryNode;
 
 #[derive(Clone, Default)]
 pub struct Metrics {
     stores: Vec<(&'static str, Arc<StoreStats>)>,
     query: Option<Arc<QueryNode>>,
+    usage: Option<Arc<UsageMeter>>,
 }
 
 impl Metrics {
@@ -26,6 +28,12 @@ impl Metrics {
 
     pub fn query_node(mut self, node: Arc<QueryNode>) -> Self {
         self.query = Some(node);
+        self
+    }
+
+    /// Per-tenant metering series (a gateway's).
+    pub fn usage(mut self, meter: Arc<UsageMeter>) -> Self {
+        self.usage = Some(meter);
         self
     }
 
@@ -73,6 +81,9 @@ impl Metrics {
                 "# TYPE {name} gauge\n{name} {}",
                 node.tail_cache_bytes()
             );
+        }
+        if let Some(meter) = &self.usage {
+            crate::usage::render_metrics(&mut out, meter);
         }
         out
     }

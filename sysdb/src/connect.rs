@@ -98,6 +98,7 @@ impl SysDb {
         for sql in [
             "DELETE FROM api_keys",
             "DELETE FROM tenant_quotas",
+            "DELETE FROM tenant_usage",
             "DELETE FROM databases WHERE name <> 'default_database' OR tenant <> 'default_tenant'",
             "DELETE FROM tenants WHERE name <> 'default_tenant'",
             "INSERT INTO tenants (name, created_at_ms) SELECT 'default_tenant', 0 \

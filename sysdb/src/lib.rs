@@ -10,6 +10,7 @@ mod membership;
 mod model;
 mod nodes;
 mod tenants;
+mod usage;
 mod versions;
 
 pub use collections::LaggingTail;
@@ -20,6 +21,7 @@ pub use log_fence::LogCommit;
 pub use membership::{LiveNodes, MembershipConfig, Registration};
 pub use model::{Collection, CollectionUpdate, Database, NewCollection, VersionRecord};
 pub use nodes::NodeRecord;
+pub use usage::{Activity, TenantUsage};
 
 pub const DEFAULT_TENANT: &str = "default_tenant";
 pub const DEFAULT_DATABASE: &str = "default_database";

@@ -28,22 +28,27 @@ impl SysDb {
     /// `first..=last` starts above the collection's compacted offset (and the collection is
     /// live). One conditional UPDATE, so a concurrent version registration is ordered either
     /// before it (fenced) or after it (the compactor saw the position, or will next round).
+    /// `bytes`, the fragment's size, is added to the collection's uncompacted log bytes
+    /// (metering, `usage.rs`) in the same statement: only a committed fragment counts.
     pub async fn commit_log_position(
         &self,
         id: CollectionId,
         first: u64,
         last: u64,
+        bytes: u64,
     ) -> Result<LogCommit, SysDbError> {
         let done = sqlx::query(
             "UPDATE collections \
              SET log_position = CASE WHEN log_position < $1 THEN $1 ELSE log_position END, \
-                 tail_since_ms = COALESCE(tail_since_ms, $4) \
+                 tail_since_ms = COALESCE(tail_since_ms, $4), \
+                 log_bytes = log_bytes + $5 \
              WHERE id = $2 AND compacted_offset < $3 AND deleted_at_ms IS NULL",
         )
         .bind(last as i64)
         .bind(id.to_string())
         .bind(first as i64)
         .bind(self.now_ms())
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
         .execute(&self.pool)
         .await?;
         if done.rows_affected() > 0 {

@@ -9,17 +9,35 @@ use crate::{SysDb, SysDbError, VersionRecord};
 impl SysDb {
     /// Makes `new` the current version of its collection if the current one is still
     /// `expected_version`. Returns false when another compactor won the race (nothing changes).
+    /// Its size is recorded as unknown (0); compactors use `register_version_of_size`.
     pub async fn register_version(
         &self,
         expected_version: u64,
         new: &VersionRecord,
+    ) -> Result<bool, SysDbError> {
+        self.register_version_of_size(expected_version, new, 0)
+            .await
+    }
+
+    /// `register_version`, recording that the version's objects take `bytes` (metering).
+    /// The same compare-and-swap sheds the log bytes it compacted: all of them when it
+    /// reaches the log position, otherwise the compacted share of the tail's offsets (the
+    /// catalog does not know each fragment's size; exact again once the log is compacted).
+    pub async fn register_version_of_size(
+        &self,
+        expected_version: u64,
+        new: &VersionRecord,
+        bytes: u64,
     ) -> Result<bool, SysDbError> {
         let id = new.collection_id.to_string();
         let now = self.now_ms();
         let mut tx = self.pool.begin().await?;
         let swapped = sqlx::query(
             "UPDATE collections SET version = $1, compacted_offset = $2, manifest = $3, \
-             tail_since_ms = CASE WHEN log_position > $2 THEN tail_since_ms ELSE NULL END \
+             tail_since_ms = CASE WHEN log_position > $2 THEN tail_since_ms ELSE NULL END, \
+             log_bytes = CASE WHEN log_position <= $2 THEN 0 \
+                 WHEN $2 <= compacted_offset THEN log_bytes \
+                 ELSE log_bytes * (log_position - $2) / (log_position - compacted_offset) END \
              WHERE id = $4 AND version = $5 AND deleted_at_ms IS NULL RETURNING version",
         )
         .bind(new.version as i64)
@@ -39,8 +57,8 @@ impl SysDb {
             .execute(&mut *tx)
             .await?;
         sqlx::query(
-            "INSERT INTO collection_versions (collection_id, version, manifest, compacted_offset, record_count, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO collection_versions (collection_id, version, manifest, compacted_offset, record_count, created_at_ms, bytes) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&id)
         .bind(new.version as i64)
@@ -48,6 +66,7 @@ impl SysDb {
         .bind(new.compacted_offset as i64)
         .bind(new.record_count as i64)
         .bind(now)
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -25,18 +25,18 @@ async fn fence_contract(db: SysDb) {
 
     // Above the compacted offset: committed, and the position only grows.
     assert_eq!(
-        db.commit_log_position(c.id, 1, 4).await.unwrap(),
+        db.commit_log_position(c.id, 1, 4, 0).await.unwrap(),
         LogCommit::Committed
     );
     assert_eq!(position(db.clone()).await, (0, 4));
     assert_eq!(
-        db.commit_log_position(c.id, 5, 6).await.unwrap(),
+        db.commit_log_position(c.id, 5, 6, 0).await.unwrap(),
         LogCommit::Committed
     );
     // A writer whose position update comes late (another node already recorded a later one)
     // is still above the compacted offset: committed, and the position does not go back.
     assert_eq!(
-        db.commit_log_position(c.id, 3, 4).await.unwrap(),
+        db.commit_log_position(c.id, 3, 4, 0).await.unwrap(),
         LogCommit::Committed
     );
     assert_eq!(position(db.clone()).await, (0, 6));
@@ -58,7 +58,7 @@ async fn fence_contract(db: SysDb) {
         .unwrap());
     for (first, last) in [(5, 9), (6, 6), (1, 20)] {
         assert_eq!(
-            db.commit_log_position(c.id, first, last).await.unwrap(),
+            db.commit_log_position(c.id, first, last, 0).await.unwrap(),
             LogCommit::Fenced {
                 compacted_offset: 6
             },
@@ -67,7 +67,7 @@ async fn fence_contract(db: SysDb) {
     }
     assert_eq!(position(db.clone()).await, (6, 6));
     assert_eq!(
-        db.commit_log_position(c.id, 7, 8).await.unwrap(),
+        db.commit_log_position(c.id, 7, 8, 0).await.unwrap(),
         LogCommit::Committed
     );
     assert_eq!(position(db.clone()).await, (6, 8));
@@ -77,7 +77,7 @@ async fn fence_contract(db: SysDb) {
         .await
         .unwrap();
     assert!(matches!(
-        db.commit_log_position(c.id, 9, 9).await,
+        db.commit_log_position(c.id, 9, 9, 0).await,
         Err(SysDbError::NotFound(_))
     ));
 }

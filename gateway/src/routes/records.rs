@@ -2,6 +2,7 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
+use axum::response::Response;
 use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -151,7 +152,9 @@ async fn write(
     if matches!(op, Operation::Add | Operation::Upsert) {
         check_records_quota(s, &c, records.len(), &caller.limits).await?;
     }
+    let written = records.len();
     s.log.append(c.id, records).await?;
+    s.usage.wrote(&tenant, written);
     Ok(())
 }
 
@@ -264,6 +267,7 @@ async fn delete(
             s.log.append(c.id, ops).await?;
         }
     }
+    s.usage.wrote(&tenant, matched.len());
     Ok(Json(json!({ "deleted": matched.len() })))
 }
 
@@ -289,7 +293,7 @@ async fn get_records(
     Path((tenant, database, id)): CollectionPath,
     headers: HeaderMap,
     Body(body): Body<GetBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let consistency = consistency(&headers)?;
     let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) = wire::include(&body.include, &["metadatas", "documents"])?;
@@ -314,7 +318,8 @@ async fn get_records(
             consistency,
         })
         .await?;
-    Ok(Json(wire::get_result(&records, projection, include)))
+    s.usage
+        .read_answer(&tenant, &wire::get_result(&records, projection, include))
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -340,7 +345,7 @@ async fn query(
     Path((tenant, database, id)): CollectionPath,
     headers: HeaderMap,
     Body(body): Body<QueryBody>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let consistency = consistency(&headers)?;
     let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) =
@@ -381,7 +386,8 @@ async fn query(
             consistency,
         })
         .await?;
-    Ok(Json(wire::query_result(&results, projection, include)))
+    s.usage
+        .read_answer(&tenant, &wire::query_result(&results, projection, include))
 }
 
 /// The read mode a client asked for with `X-Silt-Consistency` (absent: strong).
@@ -409,7 +415,7 @@ async fn count(
     Path((tenant, database, id)): CollectionPath,
     Query(params): Query<CountParams>,
     headers: HeaderMap,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Response> {
     let consistency = match params.read_level.as_deref() {
         None => consistency(&headers)?,
         // Silt's tail is always bounded, so the bounded-WAL level is the strong one.
@@ -422,5 +428,6 @@ async fn count(
         }
     };
     let c = resolve(&s, &tenant, &database, &id).await?;
-    Ok(Json(json!(s.query.count(c.id, consistency).await?)))
+    let n = s.query.count(c.id, consistency).await?;
+    s.usage.read_answer(&tenant, &json!(n))
 }

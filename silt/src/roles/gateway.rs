@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
-use silt_gateway::{GatewayConfig, GatewayState, Limits};
+use silt_gateway::{spawn_usage_flusher, GatewayConfig, GatewayState, Limits};
 
 use super::Cluster;
 use crate::cli::ClusterArgs;
+use crate::metrics::Metrics;
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
@@ -32,7 +33,20 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         tracing::warn!("API keys are NOT required (--insecure-no-auth)");
     }
     tracing::info!(address = %advertised, auth, "gateway is running; Chroma clients can connect to it");
-    cluster
-        .serve(listener, silt_gateway::router(state), registration)
-        .await
+    let usage = state.usage.clone();
+    let flusher = spawn_usage_flusher(
+        usage.clone(),
+        cluster.sysdb.clone(),
+        tuning.usage_schedule(),
+    );
+    // `/metrics` outside the route table, as in `silt run`: per-tenant metering series.
+    let app = Metrics::default()
+        .usage(usage)
+        .serve_on(silt_gateway::router(state));
+    let served = cluster.serve(listener, app, registration).await;
+    // The requests have drained: the last counts go to the catalog now, not never.
+    if let Err(e) = flusher.finish().await {
+        tracing::warn!(error = %e, "could not record the last usage counts at shutdown");
+    }
+    served
 }
