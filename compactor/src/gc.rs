@@ -1,6 +1,7 @@
-//! Garbage collection of superseded versions and deleted collections. Only what the catalog no
-//! longer references is deleted (superseded versions, abandoned attempts, deleted
-//! collections), and only after the grace period, so readers that resolved an
+//! Garbage collection of superseded versions, deleted collections and compacted log fragments.
+//! Only what the catalog no longer references is deleted (superseded versions, abandoned
+//! attempts, deleted collections, fragments below a version's compacted offset), and only
+//! after the grace period, so readers that resolved an
 //! older version just before it was superseded can finish.
 
 use futures::{StreamExt, TryStreamExt};
@@ -8,6 +9,7 @@ use object_store::path::Path;
 use silt_common::index::version_dir_of;
 use silt_common::keys::collection_prefix;
 use silt_common::storage::DynStore;
+use silt_log_service::collect_log_garbage;
 
 use crate::{CompactError, Compactor};
 
@@ -54,6 +56,18 @@ impl Compactor {
             deleted += delete_dir(&self.store, &Path::from(collection_prefix(id))).await?;
             self.sysdb.purge_collection(id).await?;
         }
-        Ok(deleted)
+        // Log fragments, from the catalog: whichever log node wrote them, dead or alive.
+        let owns = self.ownership().await?;
+        let log = collect_log_garbage(&self.store, &self.sysdb, cutoff, owns)
+            .await
+            .map_err(|e| CompactError::Log(e.into()))?;
+        if log.deleted > 0 {
+            tracing::debug!(
+                collections = log.collections,
+                fragments = log.deleted,
+                "collected log fragments"
+            );
+        }
+        Ok(deleted + log.deleted)
     }
 }

@@ -49,6 +49,25 @@ impl Compactor {
         backoff.get(id).is_some_and(|b| b.until > now)
     }
 
+    /// Which collections are this compactor's to compact and collect. With several
+    /// compactors, each collection belongs to the one its rendezvous hash picks among live
+    /// compactors; a compactor missing from the list (its heartbeat is late) takes nothing
+    /// rather than race the others.
+    pub(crate) async fn ownership(
+        &self,
+    ) -> Result<impl Fn(&CollectionId) -> bool + '_, CompactError> {
+        let ring = match &self.peers {
+            Some(peers) => Some(peers.nodes.ring().await.map_err(CompactError::Membership)?),
+            None => None,
+        };
+        Ok(move |id: &CollectionId| match (&ring, &self.peers) {
+            (Some(ring), Some(peers)) => ring
+                .owner(&id.to_string())
+                .is_some_and(|m| m.id == peers.self_id),
+            _ => true,
+        })
+    }
+
     /// Collections to compact this round, oldest tail first: a tail of at least
     /// `min_tail_records` (merging it into every strong read and holding it in the log node's
     /// memory is what costs), or one that has waited `max_tail_age` (the long bound: a trickle
@@ -60,19 +79,7 @@ impl Compactor {
             .clock
             .now_ms()
             .saturating_sub(self.config.max_tail_age.as_millis() as i64);
-        let ring = match &self.peers {
-            // With several compactors, each collection is compacted by the one its rendezvous
-            // hash picks among live compactors; a compactor missing from the list (its
-            // heartbeat is late) compacts nothing rather than race the others.
-            Some(peers) => Some(peers.nodes.ring().await.map_err(CompactError::Membership)?),
-            None => None,
-        };
-        let mine = |id: &CollectionId| match (&ring, &self.peers) {
-            (Some(ring), Some(peers)) => ring
-                .owner(&id.to_string())
-                .is_some_and(|m| m.id == peers.self_id),
-            _ => true,
-        };
+        let mine = self.ownership().await?;
         let mut due = Vec::new();
         let mut after = None;
         loop {

@@ -30,14 +30,6 @@ pub(crate) struct Shared {
     /// clock in tests), never by the ambient one.
     pub clock: DynClock,
     pub epoch: Instant,
-    /// Fragments to collect once their grace period has passed.
-    pub gc_queue: Mutex<Vec<GcItem>>,
-}
-
-pub(crate) struct GcItem {
-    pub due: Instant,
-    pub collection: CollectionId,
-    pub compacted_offset: u64,
 }
 
 impl Shared {
@@ -46,19 +38,6 @@ impl Shared {
             .instant()
             .saturating_duration_since(self.epoch)
             .as_millis() as u64
-    }
-
-    /// Fragments of `collection` wholly at or below `compacted_offset` become garbage once the
-    /// grace period has passed (readers of older versions may still need them until then).
-    pub fn schedule_gc(&self, collection: CollectionId, compacted_offset: u64) {
-        self.gc_queue
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(GcItem {
-                due: self.clock.instant() + self.config.gc_grace,
-                collection,
-                compacted_offset,
-            });
     }
 }
 
@@ -241,7 +220,7 @@ impl CollectionLog {
                 let last = first + records.len() as u64 - 1;
                 // Memory learns of the fragment only once the catalog has accepted it: a fenced
                 // fragment must never be served from here.
-                if let Err(e) = self.fence(shared, first, last, bytes.len() as u64).await {
+                if let Err(e) = self.fence(shared, first, last).await {
                     // Whatever this node believed about the log is suspect (fenced), or the
                     // position may be unrecorded (catalog error): re-read before the next
                     // append or read.
@@ -288,17 +267,12 @@ impl CollectionLog {
     /// and compacted while this one was paused, which a reader of an older version can still
     /// need within the grace period. Readers of the current version never read it (they start
     /// after the compacted offset, past it), `read_after` skips a fragment that overlaps its
-    /// successor, and garbage collection is scheduled so it goes after the grace period.
-    async fn fence(
-        &self,
-        shared: &Shared,
-        first: u64,
-        last: u64,
-        bytes: u64,
-    ) -> Result<(), LogError> {
+    /// successor, and the catalog's collected offset is moved below it, so that the collector
+    /// deletes it after the grace period.
+    async fn fence(&self, shared: &Shared, first: u64, last: u64) -> Result<(), LogError> {
         match shared
             .sysdb
-            .commit_log_position(self.id, first, last, bytes)
+            .commit_log_position(self.id, first, last)
             .await?
         {
             LogCommit::Committed => Ok(()),
@@ -310,7 +284,10 @@ impl CollectionLog {
                     compacted_offset,
                     "stale log writer fenced: its fragment is below the compacted offset and is not acknowledged"
                 );
-                shared.schedule_gc(self.id, compacted_offset);
+                // Its key may be one the collector has passed already: have it list again.
+                if let Err(e) = shared.sysdb.log_garbage_at(self.id, first).await {
+                    tracing::warn!(collection = %self.id, first, error = %e, "could not reopen the log for garbage collection; the fenced fragment stays until the next compaction");
+                }
                 Err(LogError::Fenced {
                     collection: self.id.to_string(),
                     first,
@@ -334,6 +311,18 @@ impl CollectionLog {
         // and listing the fragments (this node was paused in between): the fragments after the
         // old offset are gone, a gap. The catalog then has a newer offset; start again from it.
         let mut collection = shared.sysdb.get_collection(self.id).await?;
+        if collection.log_position <= collection.compacted_offset {
+            // Fully compacted: every acknowledged write is in the index version (its position
+            // was committed before it was acknowledged), so the tail is empty and the next
+            // offset is known without a LIST or a GET. A fragment above it can only be one
+            // that was never acknowledged (a writer died between its PUT and its commit): the
+            // next append finds the key taken and adopts it (`commit`), reads need not see it.
+            tail.compacted_offset = collection.compacted_offset;
+            tail.next_offset = collection.compacted_offset + 1;
+            tail.entries.clear();
+            tail.recovered_at = Some(now);
+            return Ok(());
+        }
         let mut attempts = 0;
         let entries = loop {
             match read_after(&shared.store, self.id, collection.compacted_offset).await {
@@ -383,6 +372,17 @@ impl CollectionLog {
             match read_after(&shared.store, self.id, tail.next_offset - 1).await {
                 Ok(newer) => {
                     if let Some(last) = newer.last() {
+                        if last.offset > known_position {
+                            // Past every acknowledged write: a fragment whose writer died
+                            // before its commit. Record it before serving it, as recovery
+                            // does, so the catalog never says "fully compacted" of a log
+                            // whose unacknowledged write a reader has already seen (a log
+                            // that starts from the catalog would then hide it again).
+                            shared
+                                .sysdb
+                                .advance_log_position(self.id, last.offset)
+                                .await?;
+                        }
                         tail.next_offset = last.offset + 1;
                     }
                     tail.entries.extend(newer);
@@ -418,6 +418,11 @@ impl CollectionLog {
         tail.compacted_offset = offset;
         while tail.entries.front().is_some_and(|e| e.offset <= offset) {
             tail.entries.pop_front();
+        }
+        // The buffer keeps the capacity of the longest tail it ever held (200,000 entries
+        // after a bulk load); give it back once the compactor has caught up.
+        if tail.entries.capacity() > 2 * tail.entries.len() + 64 {
+            tail.entries.shrink_to_fit();
         }
     }
 }

@@ -1,12 +1,14 @@
 //! The write-ahead log (DESIGN.md §3): one immutable fragment object per group commit per
 //! collection, written with a create-only PUT at a dense offset; tail reads for query nodes;
-//! recovery from object storage; garbage collection below the compacted offset.
+//! recovery from object storage; garbage collection below the compacted offset, driven by the
+//! catalog.
 
 mod client;
 mod collection_log;
 mod config;
 mod error;
 mod fragment;
+mod gc;
 mod object_log;
 mod recovery;
 mod server;
@@ -16,6 +18,7 @@ pub use client::LogClient;
 pub use config::LogConfig;
 pub use error::LogError;
 pub use fragment::{decode_fragment, encode_fragment, Fragment, FRAGMENT_FORMAT_VERSION};
+pub use gc::{collect_log_garbage, LogGcStats};
 pub use object_log::ObjectLog;
 pub use server::router;
 

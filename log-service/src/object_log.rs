@@ -1,22 +1,20 @@
 //! `ObjectLog`: the log service over any object store. Holds per-collection state only while a
-//! collection is in use, and collects fragments below the compacted offset after a grace period.
+//! collection is in use; can collect any collection's compacted fragments (`crate::gc`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use futures::StreamExt;
 use silt_common::clock::{DynClock, SystemClock};
-use silt_common::keys::log_fragment;
 use silt_common::record::{LogEntry, OperationRecord};
 use silt_common::storage::DynStore;
 use silt_common::{CollectionId, SiltError, SiltResult};
 use silt_sysdb::SysDb;
 use tokio::task::JoinHandle;
 
-use crate::collection_log::{CollectionLog, GcItem, Shared};
-use crate::recovery::list_fragments;
+use crate::collection_log::{CollectionLog, Shared};
+use crate::gc::collect_log_garbage;
 use crate::{AppendReceipt, LogConfig, LogError, LogService};
 
 #[derive(Clone)]
@@ -39,7 +37,6 @@ impl ObjectLog {
                 config,
                 epoch: clock.instant(),
                 clock,
-                gc_queue: Mutex::default(),
             }),
             collections: Arc::default(),
         }
@@ -78,74 +75,31 @@ impl ObjectLog {
         before - map.len()
     }
 
-    /// Deletes fragments wholly at or below the compacted offset of collections whose grace
-    /// period has passed. Returns the number of fragments deleted.
+    /// Deletes the fragments of every collection (not only those this node wrote or holds)
+    /// that end at or below the compacted offset of a version registered a grace period before
+    /// `now` (an instant of this log's clock), as the compactors do each GC round; see
+    /// `collect_log_garbage`. Returns the number of fragments deleted.
     pub async fn collect_garbage(&self, now: Instant) -> Result<usize, LogError> {
-        let due: Vec<GcItem> = {
-            let mut queue = self
-                .shared
-                .gc_queue
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            let (due, later) = queue.drain(..).partition(|item| item.due <= now);
-            *queue = later;
-            due
-        };
-        let mut deleted = 0;
-        let mut items = due.into_iter();
-        while let Some(item) = items.next() {
-            match self.collect_one(&item).await {
-                Ok(n) => deleted += n,
-                Err(e) => {
-                    // The store failed (a fault or an outage): keep this item and the rest for
-                    // the next round, or their fragments would stay forever.
-                    let mut queue = self
-                        .shared
-                        .gc_queue
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner());
-                    queue.push(item);
-                    queue.extend(items);
-                    return Err(e);
-                }
-            }
-        }
-        Ok(deleted)
+        let clock = &self.shared.clock;
+        // The catalog stamps versions with wall-clock milliseconds: translate `now`.
+        let ahead = now.saturating_duration_since(clock.instant()).as_millis() as i64;
+        let behind = clock.instant().saturating_duration_since(now).as_millis() as i64;
+        let cutoff =
+            clock.now_ms() + ahead - behind - self.shared.config.gc_grace.as_millis() as i64;
+        let stats =
+            collect_log_garbage(&self.shared.store, &self.shared.sysdb, cutoff, |_| true).await?;
+        Ok(stats.deleted)
     }
 
-    async fn collect_one(&self, item: &GcItem) -> Result<usize, LogError> {
-        let firsts = list_fragments(&self.shared.store, item.collection).await?;
-        // Fragment i ends where fragment i+1 begins; the newest one is kept (its end is not
-        // known without a GET, and one fragment costs nothing).
-        let doomed: Vec<_> = firsts
-            .windows(2)
-            .filter(|w| w[1] <= item.compacted_offset + 1)
-            .map(|w| Ok(log_fragment(item.collection, w[0])))
-            .collect();
-        let n = doomed.len();
-        let mut results = self
-            .shared
-            .store
-            .delete_stream(futures::stream::iter(doomed).boxed());
-        while let Some(r) = results.next().await {
-            match r {
-                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Ok(n)
-    }
-
-    /// Runs garbage collection and idle eviction every `every` until the task is aborted.
+    /// Runs idle eviction every `every` until the task is aborted. Garbage collection is the
+    /// compactors' (each collects the collections it compacts, by rendezvous hash): a log node
+    /// collecting too would only repeat their LISTs.
     pub fn spawn_maintenance(&self, every: Duration) -> JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(every);
             loop {
                 ticker.tick().await;
-                if let Err(e) = this.collect_garbage(this.shared.clock.instant()).await {
-                    tracing::warn!(error = %e, "log garbage collection failed; will retry");
-                }
                 this.evict_idle();
             }
         })
@@ -181,7 +135,6 @@ impl LogService for ObjectLog {
 
     async fn mark_compacted(&self, collection: CollectionId, offset: u64) -> SiltResult<()> {
         self.collection(collection).mark_compacted(offset).await;
-        self.shared.schedule_gc(collection, offset);
         Ok(())
     }
 }
