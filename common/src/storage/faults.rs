@@ -125,6 +125,28 @@ struct Faults {
     enabled: AtomicBool,
     crash: Mutex<CrashState>,
     crashed: watch::Sender<bool>,
+    /// The next PUT waits here until released (`hold_next_put`).
+    hold: Mutex<Option<Arc<Hold>>>,
+}
+
+/// A PUT held back, as a paused process or a stuck connection would hold it.
+#[derive(Debug)]
+pub struct Hold {
+    reached: watch::Sender<bool>,
+    released: watch::Sender<bool>,
+}
+
+impl Hold {
+    /// Resolves once the held PUT has arrived and is waiting.
+    pub async fn reached(&self) {
+        let mut rx = self.reached.subscribe();
+        let _ = rx.wait_for(|r| *r).await;
+    }
+
+    /// Lets the held PUT go on (its fate is decided then, like any other request's).
+    pub fn release(&self) {
+        self.released.send_replace(true);
+    }
 }
 
 /// What happens to one request.
@@ -215,6 +237,7 @@ impl FaultyStore {
             enabled: AtomicBool::new(true),
             crash: Mutex::default(),
             crashed: watch::Sender::new(false),
+            hold: Mutex::default(),
         });
         FaultyStore { inner, faults }
     }
@@ -236,6 +259,16 @@ impl FaultyStore {
         let mut rx = self.faults.crashed.subscribe();
         // The sender lives in `self`, so the channel cannot close while this waits.
         let _ = rx.wait_for(|crashed| *crashed).await;
+    }
+
+    /// Holds the next PUT, whatever its key, until the returned handle releases it.
+    pub fn hold_next_put(&self) -> Arc<Hold> {
+        let hold = Arc::new(Hold {
+            reached: watch::Sender::new(false),
+            released: watch::Sender::new(false),
+        });
+        *self.faults.hold.lock().unwrap_or_else(|e| e.into_inner()) = Some(hold.clone());
+        hold
     }
 
     /// A new process on the same store: requests answer again and nothing is armed. Requests
@@ -268,6 +301,17 @@ impl ObjectStore for FaultyStore {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
+        let hold = self
+            .faults
+            .hold
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(hold) = hold {
+            hold.reached.send_replace(true);
+            let mut released = hold.released.subscribe();
+            let _ = released.wait_for(|r| *r).await;
+        }
         let plan = &self.faults.plan;
         let answers = self
             .faults

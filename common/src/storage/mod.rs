@@ -7,7 +7,7 @@ mod fencing;
 mod open;
 
 pub use counting::{CountingStore, StoreStats, StoreStatsSnapshot};
-pub use faults::{Crash, DiskSpace, FaultPlan, FaultyStore};
+pub use faults::{Crash, DiskSpace, FaultPlan, FaultyStore, Hold};
 pub use fencing::{put_if_absent, FenceError};
 pub use open::{open_store, S3Settings, StoreError};
 

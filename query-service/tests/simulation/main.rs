@@ -15,6 +15,8 @@
 
 mod model;
 mod ops;
+mod pause;
+mod reads;
 mod trace;
 mod world;
 

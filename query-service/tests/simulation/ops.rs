@@ -7,22 +7,23 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use silt_common::clock::Clock;
-use silt_common::distance::{norm, Distance};
 use silt_common::index::version_dir_of;
 use silt_common::keys::collection_prefix;
-use silt_common::record::{MetadataValue, Operation, OperationRecord, Record};
+use silt_common::record::{MetadataValue, Operation, OperationRecord};
 use silt_common::storage::{Crash, FaultPlan};
+use silt_common::SiltResult;
 use silt_compactor::Outcome as Compacted;
-use silt_log_service::LogService;
-use silt_query_service::{Consistency, Filters, GetRequest, Include, KnnRequest, QueryService};
+use silt_log_service::{AppendReceipt, LogService};
+use silt_query_service::Include;
 
-use crate::model::{Model, State, MAX_OPEN};
+use crate::model::{Model, MAX_OPEN};
+use crate::pause::{summary, Paused};
 use crate::world::{World, GRACE, LOG_NODES};
 
 const STEPS: usize = 70;
-const IDS: usize = 16;
-const DIM: usize = 4;
-const ALL: Include = Include {
+pub const IDS: usize = 16;
+pub const DIM: usize = 4;
+pub const ALL: Include = Include {
     embeddings: true,
     documents: true,
     metadatas: true,
@@ -41,6 +42,7 @@ pub struct Stats {
     pub restarts: u64,
     pub gc_deleted: u64,
     pub injected_failures: u64,
+    pub paused_writes: u64,
 }
 
 impl Stats {
@@ -55,6 +57,7 @@ impl Stats {
         self.restarts += o.restarts;
         self.gc_deleted += o.gc_deleted;
         self.injected_failures += o.injected_failures;
+        self.paused_writes += o.paused_writes;
     }
 }
 
@@ -62,7 +65,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "writes {} acknowledged / {} failed, {} reads checked ({} failed), {} versions registered ({} compactions failed), {} crashes, {} node restarts, {} objects collected, {} store requests failed by injection",
+            "writes {} acknowledged / {} failed, {} reads checked ({} failed), {} versions registered ({} compactions failed), {} crashes, {} node restarts, {} objects collected, {} store requests failed by injection, {} writes paused in their PUT",
             self.writes_acked,
             self.writes_failed,
             self.checked_reads,
@@ -72,7 +75,8 @@ impl fmt::Display for Stats {
             self.crashes,
             self.restarts,
             self.gc_deleted,
-            self.injected_failures
+            self.injected_failures,
+            self.paused_writes
         )
     }
 }
@@ -83,12 +87,15 @@ pub struct Outcome {
     pub trace: Vec<String>,
 }
 
-struct Sim {
-    w: World,
-    rng: StdRng,
-    model: Model,
-    stats: Stats,
-    step: usize,
+pub struct Sim {
+    pub w: World,
+    pub rng: StdRng,
+    pub model: Model,
+    pub stats: Stats,
+    pub step: usize,
+    /// The log node calls go to this step.
+    pub node: usize,
+    pub paused: Option<Paused>,
 }
 
 /// The seed's fault plan: some seeds calm, most faulty, a few very faulty.
@@ -113,6 +120,8 @@ pub async fn run_seed(seed: u64) -> Result<Outcome, String> {
         model: Model::new(),
         stats: Stats::default(),
         step: 0,
+        node: 0,
+        paused: None,
     };
     let result = sim.run().await;
     let trace = sim.w.trace.take();
@@ -138,7 +147,7 @@ pub async fn run_seed(seed: u64) -> Result<Outcome, String> {
 }
 
 impl Sim {
-    fn note(&self, event: String) {
+    pub fn note(&self, event: String) {
         self.w.trace.push(format!("#{} {event}", self.step));
     }
 
@@ -151,20 +160,24 @@ impl Sim {
                 self.rng.random_range(0..400)
             };
             self.w.clock.advance(Duration::from_millis(ms));
-            self.w.logs.pick(self.rng.random_range(0..LOG_NODES));
+            self.resume(false).await;
+            let random = self.rng.random_range(0..LOG_NODES);
+            self.pick_node(random);
             // Too many undecided writes make the model's candidates explode: calm down until
             // a write is acknowledged.
             self.w
                 .faulty
                 .set_faults_enabled(self.model.open_writes() < MAX_OPEN);
             match self.rng.random_range(0..100) {
-                0..=34 => self.write().await,
+                0..=29 => self.write().await,
+                30..=34 => self.pause_write().await,
                 35..=64 => self.read().await?,
                 65..=76 => self.compact().await?,
                 77..=83 => self.collect().await?,
                 84..=87 => {
                     let i = self.rng.random_range(0..LOG_NODES);
                     self.note(format!("restart log node {i}"));
+                    self.abandon_pause(Some(i));
                     self.w.restart_log(i);
                     self.stats.restarts += 1;
                 }
@@ -190,8 +203,7 @@ impl Sim {
         };
         if r.is_none() {
             self.note("crash: the process stops and restarts".into());
-            self.stats.crashes += 1;
-            self.w.restart_all().await;
+            self.process_died().await;
         }
         r
     }
@@ -259,140 +271,44 @@ impl Sim {
         }
     }
 
-    async fn write(&mut self) {
+    pub async fn process_died(&mut self) {
+        self.stats.crashes += 1;
+        self.abandon_pause(None);
+        self.w.restart_all().await;
+    }
+
+    pub fn random_batch(&mut self) -> Vec<OperationRecord> {
         let n = self.rng.random_range(1..=4);
-        let batch: Vec<OperationRecord> = (0..n).map(|_| self.random_op()).collect();
-        let summary: Vec<String> = batch
-            .iter()
-            .map(|o| format!("{:?} {}", o.operation, o.id))
-            .collect();
+        (0..n).map(|_| self.random_op()).collect()
+    }
+
+    pub async fn write(&mut self) {
+        let batch = self.random_batch();
         let (logs, c) = (self.w.logs.clone(), self.w.collection);
         let r = self.guarded(logs.append(c, batch.clone())).await;
+        self.written(batch, r);
+    }
+
+    /// Records a write's answer (`None`: the process crashed under it) in the model.
+    pub fn written(&mut self, batch: Vec<OperationRecord>, r: Option<SiltResult<AppendReceipt>>) {
+        let summary = summary(&batch);
         match r {
             Some(Ok(receipt)) => {
-                self.note(format!("write {summary:?}: ok {receipt:?}"));
+                self.note(format!("write {summary}: ok {receipt:?}"));
                 self.stats.writes_acked += 1;
                 self.model.acknowledged(&batch);
             }
             Some(Err(e)) => {
-                self.note(format!("write {summary:?}: {}", e.kind.name()));
+                self.note(format!("write {summary}: {}", e.kind.name()));
                 self.stats.writes_failed += 1;
                 self.model.failed(batch);
             }
             None => {
-                self.note(format!("write {summary:?}: crashed"));
+                self.note(format!("write {summary}: crashed"));
                 self.stats.writes_failed += 1;
                 self.model.failed(batch);
             }
         }
-    }
-
-    async fn read(&mut self) -> Result<(), String> {
-        let c = self.w.collection;
-        let kind = self.rng.random_range(0..4);
-        let request = |filters: Filters| GetRequest {
-            collection: c,
-            filters,
-            limit: None,
-            offset: 0,
-            include: ALL,
-            consistency: Consistency::Strong,
-        };
-        match kind {
-            0 => {
-                let r =
-                    select_crash(&self.w.faulty, self.w.query.count(c, Consistency::Strong)).await;
-                let Some(r) = self.after_read(r).await else {
-                    return Ok(());
-                };
-                let n = r as usize;
-                self.check(format!("count = {n}"), |s| s.len() == n)
-            }
-            1 | 2 => {
-                let ids = (kind == 2).then(|| {
-                    let k = self.rng.random_range(1..5);
-                    (0..k)
-                        .map(|_| format!("id-{:02}", self.rng.random_range(0..IDS)))
-                        .collect::<Vec<_>>()
-                });
-                let filters = Filters {
-                    ids: ids.clone(),
-                    ..Filters::default()
-                };
-                let r = select_crash(&self.w.faulty, self.w.query.get(request(filters))).await;
-                let Some(mut got) = self.after_read(r).await else {
-                    return Ok(());
-                };
-                got.sort_by(|a, b| a.id.cmp(&b.id));
-                let ids_note = ids.as_ref().map_or("all".to_string(), |i| format!("{i:?}"));
-                self.check(format!("get {ids_note}: {} records", got.len()), |s| {
-                    let want: Vec<&Record> = s
-                        .values()
-                        .filter(|r| ids.as_ref().is_none_or(|ids| ids.contains(&r.id)))
-                        .collect();
-                    want.len() == got.len() && want.iter().zip(&got).all(|(a, b)| *a == b)
-                })
-            }
-            _ => {
-                let query: Vec<f32> = (0..DIM)
-                    .map(|_| self.rng.random_range(-4i8..4) as f32)
-                    .collect();
-                let k = self.rng.random_range(1..8);
-                let knn = KnnRequest {
-                    collection: c,
-                    filters: Filters::default(),
-                    query_embeddings: vec![query.clone()],
-                    n_results: k,
-                    include: ALL,
-                    consistency: Consistency::Strong,
-                };
-                let r = select_crash(&self.w.faulty, self.w.query.knn(knn)).await;
-                let Some(mut lists) = self.after_read(r).await else {
-                    return Ok(());
-                };
-                let got = lists.pop().unwrap_or_default();
-                let qn = norm(&query);
-                self.check(format!("knn k={k}: {} results", got.len()), |s| {
-                    let mut truth: Vec<f32> = s
-                        .values()
-                        .map(|r| Distance::L2.compute(&query, qn, &r.embedding))
-                        .collect();
-                    truth.sort_by(f32::total_cmp);
-                    truth.truncate(k);
-                    got.len() == truth.len()
-                        && got.iter().zip(&truth).all(|(g, t)| {
-                            s.get(&g.record.id) == Some(&g.record)
-                                && (g.distance - t).abs() <= 1e-3 * t.abs().max(1.0)
-                        })
-                })
-            }
-        }
-    }
-
-    /// Handles a read's crash or failure; `Some` when there is an answer to check.
-    async fn after_read<T>(&mut self, r: Option<silt_common::SiltResult<T>>) -> Option<T> {
-        match r {
-            None => {
-                self.note("read: crashed".into());
-                self.stats.crashes += 1;
-                self.w.restart_all().await;
-                None
-            }
-            Some(Err(e)) => {
-                self.note(format!("read: {}", e.kind.name()));
-                self.stats.failed_reads += 1;
-                None
-            }
-            Some(Ok(v)) => Some(v),
-        }
-    }
-
-    fn check(&mut self, what: String, fits: impl Fn(&State) -> bool) -> Result<(), String> {
-        self.note(what.clone());
-        self.stats.checked_reads += 1;
-        self.model
-            .observe(fits)
-            .map_err(|e| format!("step {}: {what}: {e}", self.step))
     }
 
     async fn compact(&mut self) -> Result<(), String> {
@@ -401,8 +317,7 @@ impl Sim {
         match r {
             None => {
                 self.note("compact: crashed".into());
-                self.stats.crashes += 1;
-                self.w.restart_all().await;
+                self.process_died().await;
             }
             Some(Ok(outcome)) => {
                 self.note(format!("compact: {outcome:?}"));
@@ -441,6 +356,7 @@ impl Sim {
     async fn settle(&mut self) -> Result<(), String> {
         self.step = STEPS;
         self.w.faulty.set_faults_enabled(false);
+        self.resume(true).await;
         self.w.faulty.restart();
         let c = self.w.collection;
         for round in 0.. {
@@ -497,39 +413,10 @@ impl Sim {
         }
         Ok(())
     }
-
-    async fn read_everything(&mut self) -> Result<(), String> {
-        let c = self.w.collection;
-        let n = self
-            .w
-            .query
-            .count(c, Consistency::Strong)
-            .await
-            .map_err(|e| format!("settle: count failed without faults: {e}"))?
-            as usize;
-        self.check(format!("settle count = {n}"), |s| s.len() == n)?;
-        let mut got = self
-            .w
-            .query
-            .get(GetRequest {
-                collection: c,
-                filters: Filters::default(),
-                limit: None,
-                offset: 0,
-                include: ALL,
-                consistency: Consistency::Strong,
-            })
-            .await
-            .map_err(|e| format!("settle: get failed without faults: {e}"))?;
-        got.sort_by(|a, b| a.id.cmp(&b.id));
-        self.check(format!("settle get all: {} records", got.len()), |s| {
-            s.values().eq(got.iter())
-        })
-    }
 }
 
 /// Runs a read or compaction until it finishes or the store crashes under it.
-async fn select_crash<T>(
+pub async fn select_crash<T>(
     faulty: &silt_common::storage::FaultyStore,
     op: impl Future<Output = T>,
 ) -> Option<T> {
