@@ -84,7 +84,7 @@ def seed(base, key):
     return col
 
 
-def run(silt, auth, max_examples, seed_value, workdir):
+def run(silt, auth, max_examples, seed_value, workdir, extra=()):
     data = os.path.join(workdir, "data-auth" if auth else "data")
     os.makedirs(data)
     port = free_port()
@@ -151,6 +151,7 @@ def run(silt, auth, max_examples, seed_value, workdir):
         ]
         if key:
             cmd += ["-H", f"x-chroma-token: {key}"]
+        cmd += list(extra)
         started = time.time()
         fuzz = subprocess.run(cmd, env=env, cwd=workdir, capture_output=True, text=True)
         elapsed = time.time() - started
@@ -208,15 +209,20 @@ def main():
     p.add_argument("--auth-max-examples", type=int, default=10)
     p.add_argument("--seed", type=int, default=None, help="default: a new one each run (printed)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (logs, reports)")
+    p.add_argument(
+        "extra",
+        nargs="*",
+        help="more schemathesis options after --, e.g. -- --mode negative --phases fuzzing",
+    )
     a = p.parse_args()
     seed_value = a.seed if a.seed is not None else int.from_bytes(os.urandom(4), "little")
     print(f"fuzz seed: {seed_value} (replay with --seed {seed_value})")
     workdir = tempfile.mkdtemp(prefix="silt-fuzz-")
     ok = True
     try:
-        ok &= run(a.silt, False, a.max_examples, seed_value, workdir)[0]
+        ok &= run(a.silt, False, a.max_examples, seed_value, workdir, a.extra)[0]
         if a.auth:
-            ok &= run(a.silt, True, a.auth_max_examples, seed_value, workdir)[0]
+            ok &= run(a.silt, True, a.auth_max_examples, seed_value, workdir, a.extra)[0]
     finally:
         if a.keep or not ok:
             print(f"work directory kept: {workdir}")
