@@ -318,6 +318,11 @@ pub struct Tuning {
     /// the catalog for `/metrics`, in ms (one aggregate over all collections; 0: never).
     #[arg(long, env = "SILT_USAGE_STORAGE_REFRESH_MS", default_value_t = 60_000)]
     pub usage_storage_refresh_ms: u64,
+    /// Also serve the per-tenant metering series on this address (e.g. 127.0.0.1:9100), for
+    /// operators. With API keys required they are left out of the public `/metrics`, which
+    /// would tell any caller every tenant's name and usage.
+    #[arg(long, env = "SILT_TENANT_METRICS_ADDR")]
+    pub tenant_metrics_addr: Option<String>,
     /// How long API keys and quotas read from the catalog are cached, in ms (revocations and
     /// quota changes take effect within it).
     #[arg(long, env = "SILT_CATALOG_CACHE_MS", default_value_t = 5000)]

@@ -77,9 +77,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let usage = state.usage.clone();
     let usage_flusher = spawn_usage_flusher(usage.clone(), sysdb, args.tuning.usage_schedule());
     let app = silt_gateway::router(state);
-    let mut metrics = Metrics::default()
-        .query_node(query_node.clone())
-        .usage(usage);
+    let (mut metrics, _tenant_metrics) = crate::usage::tenant_metrics(
+        Metrics::default().query_node(query_node.clone()),
+        &usage,
+        args.auth,
+        args.tuning.tenant_metrics_addr.as_deref(),
+    )
+    .await?;
     for (component, stats) in [log_stats, query_stats, compactor_stats] {
         metrics = metrics.store(component, stats);
     }

@@ -2,7 +2,10 @@
 //! series of `/metrics`.
 
 use std::fmt::Write;
+use std::sync::Arc;
 
+use anyhow::Context;
+use axum::Router;
 use serde_json::{json, Value};
 use silt_gateway::UsageMeter;
 use silt_sysdb::{SysDb, TenantUsage};
@@ -99,6 +102,38 @@ pub fn usage_table(rows: &[TenantUsage]) -> String {
         line(&row.iter().map(String::as_str).collect::<Vec<_>>());
     }
     out
+}
+
+/// Adds the per-tenant series to the public `/metrics` when anyone may read any tenant anyway
+/// (auth off), and serves them on `--tenant-metrics-addr` for operators if given. Returns the
+/// public metrics and the operators' server task.
+pub async fn tenant_metrics(
+    public: crate::metrics::Metrics,
+    meter: &Arc<UsageMeter>,
+    auth: bool,
+    operators_addr: Option<&str>,
+) -> anyhow::Result<(crate::metrics::Metrics, Option<tokio::task::JoinHandle<()>>)> {
+    let public = if auth {
+        public
+    } else {
+        public.usage(meter.clone())
+    };
+    let Some(addr) = operators_addr else {
+        return Ok((public, None));
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr} (--tenant-metrics-addr)"))?;
+    let app = crate::metrics::Metrics::default()
+        .usage(meter.clone())
+        .serve_on(Router::new());
+    tracing::info!(%addr, "per-tenant metering series on /metrics");
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::warn!(error = %e, "the tenant metrics server stopped");
+        }
+    });
+    Ok((public, Some(task)))
 }
 
 /// A label value in Prometheus' text format.

@@ -18,7 +18,7 @@ import uuid
 import httpx
 import pytest
 
-from common import silt_binary
+from common import free_port, silt_binary
 from conftest import TARGET, SiltServer
 
 FLUSH_MS = 200
@@ -231,3 +231,27 @@ def test_counts_are_flushed_at_shutdown():
         u = usage(server, t.name)
         assert (u["writes"], u["records_written"], u["queries"], u["bytes_returned"]) == \
                (1, 2, 1, t.bytes_returned)
+
+
+def test_with_auth_tenant_series_are_for_operators_only():
+    """Under auth, the public /metrics must not tell a caller other tenants' names and usage;
+    --tenant-metrics-addr serves them to operators."""
+    operators = free_port()
+    with tempfile.TemporaryDirectory() as d:
+        server = SiltServer(d, extra=["--auth", "--tenant-metrics-addr", f"127.0.0.1:{operators}"]
+                            + FAST_USAGE).start()
+        try:
+            tenant = new_tenant(server)
+            key = admin(server, "create-key", "--tenant", tenant)["key"]
+            with httpx.Client(base_url=server.url + "/api/v2", timeout=30,
+                              headers={"x-chroma-token": key}) as http:
+                t = Tenant(http, tenant)
+                t.add(t.create(), ["k1", "k2", "k3"])
+            public = metrics(server)
+            assert "silt_object_store_requests_total" in public
+            assert "tenant=" not in public
+            text = httpx.get(f"http://127.0.0.1:{operators}/metrics", timeout=10).text
+            assert series(text, "silt_tenant_writes_total", tenant) == 1
+            assert series(text, "silt_tenant_records_written_total", tenant) == 3
+        finally:
+            server.stop()

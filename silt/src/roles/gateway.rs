@@ -40,9 +40,14 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         tuning.usage_schedule(),
     );
     // `/metrics` outside the route table, as in `silt run`: per-tenant metering series.
-    let app = Metrics::default()
-        .usage(usage)
-        .serve_on(silt_gateway::router(state));
+    let (metrics, _tenant_metrics) = crate::usage::tenant_metrics(
+        Metrics::default(),
+        &usage,
+        auth,
+        tuning.tenant_metrics_addr.as_deref(),
+    )
+    .await?;
+    let app = metrics.serve_on(silt_gateway::router(state));
     let served = cluster.serve(listener, app, registration).await;
     // The requests have drained: the last counts go to the catalog now, not never.
     if let Err(e) = flusher.finish().await {
