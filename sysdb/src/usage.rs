@@ -65,7 +65,8 @@ fn count(row: &AnyRow, col: &str) -> Result<u64, SysDbError> {
 /// Stored figures per tenant. Postgres sums BIGINT into NUMERIC, hence the casts back.
 const STORAGE: &str = "SELECT c.tenant AS tenant, COUNT(*) AS collections, \
     CAST(COALESCE(SUM(v.record_count), 0) AS BIGINT) AS records, \
-    CAST(COALESCE(SUM(c.log_position - c.compacted_offset), 0) AS BIGINT) AS pending, \
+    CAST(COALESCE(SUM(CASE WHEN c.log_position > c.compacted_offset \
+        THEN c.log_position - c.compacted_offset ELSE 0 END), 0) AS BIGINT) AS pending, \
     CAST(COALESCE(SUM(c.log_bytes), 0) AS BIGINT) AS log_bytes, \
     CAST(COALESCE(SUM(v.bytes), 0) AS BIGINT) AS version_bytes \
     FROM collections c \
