@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod cli;
 mod embedded;
+mod memory;
 mod metrics;
 mod roles;
 mod serve;
@@ -29,6 +30,8 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Idle roles give back what a burst of work freed (see memory.rs).
+    let _trimmer = runtime.spawn(memory::trim_periodically(memory::TRIM_EVERY));
     match cli.command {
         cli::Command::Run(args) => runtime.block_on(embedded::run(args)),
         cli::Command::Bench(args) => runtime.block_on(bench::run(args)),
