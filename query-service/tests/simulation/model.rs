@@ -93,9 +93,16 @@ impl Model {
         let n = candidates.len();
         let fitting: Vec<(State, u32)> = candidates.into_iter().filter(|(s, _)| fits(s)).collect();
         if fitting.is_empty() {
+            let allowed: Vec<String> = self
+                .candidates()
+                .iter()
+                .take(4)
+                .map(|(s, _)| format!("{:?}", s.keys().collect::<Vec<_>>()))
+                .collect();
             return Err(format!(
-                "no state the acknowledged writes allow explains this read ({n} candidates, {} failed writes undecided)",
-                self.open.len()
+                "no state the acknowledged writes allow explains this read ({n} candidates, {} failed writes undecided); ids of the first allowed states: {}",
+                self.open.len(),
+                allowed.join(" | ")
             ));
         }
         let all_seen = fitting.iter().fold(u32::MAX, |acc, (_, m)| acc & m);

@@ -48,7 +48,8 @@ impl Sim {
                 };
                 got.sort_by(|a, b| a.id.cmp(&b.id));
                 let ids_note = ids.as_ref().map_or("all".to_string(), |i| format!("{i:?}"));
-                self.check(format!("get {ids_note}: {} records", got.len()), |s| {
+                let got_ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
+                self.check(format!("get {ids_note}: {got_ids:?}"), |s| {
                     let want: Vec<&Record> = s
                         .values()
                         .filter(|r| ids.as_ref().is_none_or(|ids| ids.contains(&r.id)))
