@@ -53,11 +53,9 @@ async fn a_crash_stops_the_nth_request_and_everything_after() {
         s.crash_after(2, how);
         s.put(&key(0), vec![0u8].into()).await.unwrap();
         s.put(&key(1), vec![1u8].into()).await.unwrap();
-        let stopped = tokio::time::timeout(
-            Duration::from_millis(100),
-            s.put(&key(2), vec![2u8].into()),
-        )
-        .await;
+        let stopped =
+            tokio::time::timeout(Duration::from_millis(100), s.put(&key(2), vec![2u8].into()))
+                .await;
         assert!(stopped.is_err(), "the third request must never answer");
         tokio::time::timeout(Duration::from_millis(100), s.crashed())
             .await
