@@ -411,6 +411,33 @@ impl Sim {
                 "settle: objects of no current version remain after the grace period: {stray:?}"
             ));
         }
+        // Everything is compacted: after the grace period no log fragment holding only
+        // compacted records may remain, whichever node (dead or alive) wrote it.
+        let mut kept = Vec::new();
+        for key in keys.iter().filter(|k| k.contains("/log/")) {
+            let path = object_store::path::Path::from(key.as_str());
+            let bytes = object_store::ObjectStoreExt::get(self.w.memory.as_ref(), &path)
+                .await
+                .map_err(|e| e.to_string())?
+                .bytes()
+                .await
+                .map_err(|e| e.to_string())?;
+            let fragment = silt_log_service::decode_fragment(&bytes, c)
+                .map_err(|e| format!("settle: {key}: {e}"))?;
+            if fragment.last_offset() <= collection.compacted_offset {
+                kept.push(format!(
+                    "{}..={}",
+                    fragment.first_offset,
+                    fragment.last_offset()
+                ));
+            }
+        }
+        if !kept.is_empty() {
+            return Err(format!(
+                "settle: compacted log fragments remain after the grace period (compacted offset {}): {kept:?}",
+                collection.compacted_offset
+            ));
+        }
         Ok(())
     }
 }
