@@ -312,6 +312,9 @@ impl Sim {
     }
 
     async fn compact(&mut self) -> Result<(), String> {
+        if self.rng.random_bool(0.4) {
+            return self.scheduled_round().await;
+        }
         let c = self.w.collection;
         let r = select_crash(&self.w.faulty, self.w.compactor.compact(c)).await;
         match r {
@@ -327,6 +330,27 @@ impl Sim {
             }
             Some(Err(e)) => {
                 self.note(format!("compact: failed ({e})"));
+                self.stats.failed_compactions += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// One round of the scheduler: compacts the collection only once its tail is long or old
+    /// enough by the simulated clock, or not while it backs off after failures.
+    async fn scheduled_round(&mut self) -> Result<(), String> {
+        let r = select_crash(&self.w.faulty, self.w.compactor.run_once()).await;
+        match r {
+            None => {
+                self.note("scheduled round: crashed".into());
+                self.process_died().await;
+            }
+            Some(Ok(n)) => {
+                self.note(format!("scheduled round: {n} registered"));
+                self.stats.compactions += n as u64;
+            }
+            Some(Err(e)) => {
+                self.note(format!("scheduled round: failed ({e})"));
                 self.stats.failed_compactions += 1;
             }
         }
