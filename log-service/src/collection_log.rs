@@ -220,7 +220,7 @@ impl CollectionLog {
                 let last = first + records.len() as u64 - 1;
                 // Memory learns of the fragment only once the catalog has accepted it: a fenced
                 // fragment must never be served from here.
-                if let Err(e) = self.fence(shared, first, last).await {
+                if let Err(e) = self.fence(shared, first, last, bytes.len() as u64).await {
                     // Whatever this node believed about the log is suspect (fenced), or the
                     // position may be unrecorded (catalog error): re-read before the next
                     // append or read.
@@ -269,10 +269,16 @@ impl CollectionLog {
     /// after the compacted offset, past it), `read_after` skips a fragment that overlaps its
     /// successor, and the catalog's collected offset is moved below it, so that the collector
     /// deletes it after the grace period.
-    async fn fence(&self, shared: &Shared, first: u64, last: u64) -> Result<(), LogError> {
+    async fn fence(
+        &self,
+        shared: &Shared,
+        first: u64,
+        last: u64,
+        bytes: u64,
+    ) -> Result<(), LogError> {
         match shared
             .sysdb
-            .commit_log_position(self.id, first, last)
+            .commit_log_position(self.id, first, last, bytes)
             .await?
         {
             LogCommit::Committed => Ok(()),
@@ -320,6 +326,25 @@ impl CollectionLog {
             tail.compacted_offset = collection.compacted_offset;
             tail.next_offset = collection.compacted_offset + 1;
             tail.entries.clear();
+            tail.recovered_at = Some(now);
+            return Ok(());
+        }
+        if tail.recovered_at.is_some()
+            && collection.log_position + 1 == tail.next_offset
+            && collection.compacted_offset >= tail.compacted_offset
+        {
+            // This node's view was complete when last refreshed, and nobody has committed past
+            // it since (the position would have moved): the entries it holds above the catalog's
+            // compacted offset are still the log (garbage collection stays at or below that
+            // offset), and its next offset is still the end. Only the compacted part goes.
+            tail.compacted_offset = collection.compacted_offset;
+            while tail
+                .entries
+                .front()
+                .is_some_and(|e| e.offset <= collection.compacted_offset)
+            {
+                tail.entries.pop_front();
+            }
             tail.recovered_at = Some(now);
             return Ok(());
         }

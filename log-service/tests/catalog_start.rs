@@ -157,3 +157,31 @@ async fn a_reader_that_catches_up_past_the_position_records_it() {
     let (fresh, _) = counted_log(&store, &env.sysdb);
     assert_eq!(ids(&fresh, c, 3, 5).await, ["a", "orphan"]);
 }
+
+#[tokio::test]
+async fn an_aged_view_that_the_catalog_confirms_is_kept_without_reading_the_store() {
+    // A resync is due (the view is older than `resync_after`), but the catalog's position is
+    // still where this node's view ends: nothing to read. Once another node has written, the
+    // position has moved, and the next resync reads the log again.
+    let env = catalog().await;
+    let store: DynStore = Arc::new(InMemory::new());
+    let c = new_collection(&env.sysdb).await;
+    let counting = CountingStore::new(store.clone());
+    let stats = counting.stats();
+    let quick = config().with_gc_grace(Duration::from_millis(40)); // resync after 10 ms
+    let log = ObjectLog::new(Arc::new(counting), env.sysdb.clone(), quick.clone());
+    log.append(c, vec![rec("a".into())]).await.unwrap();
+    log.append(c, vec![rec("b".into())]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let before = stats.snapshot();
+    assert_eq!(ids(&log, c, 0, 0).await, ["a", "b"]);
+    assert_eq!(requests(stats.snapshot().since(&before)), (0, 0, 0));
+
+    let other = ObjectLog::new(store.clone(), env.sysdb.clone(), quick);
+    other.append(c, vec![rec("c".into())]).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // Even a caller that knows nothing of the new position gets the other node's write.
+    assert_eq!(ids(&log, c, 0, 0).await, ["a", "b", "c"]);
+    let next = log.append(c, vec![rec("d".into())]).await.unwrap();
+    assert_eq!(next.first_offset, 4);
+}
