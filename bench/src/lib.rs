@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod compare;
+pub mod costs;
 pub mod dataset;
 pub mod index_quality;
 pub mod log_counts;

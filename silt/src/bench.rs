@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use silt_bench::compare::{self, markdown, CompareOptions};
+use silt_bench::costs::{self, CostsOptions};
 use silt_bench::index_quality::{self, IndexBenchOptions};
 use silt_bench::log_counts::{self, LogBenchOptions};
 use silt_bench::many_collections::{self, CollectionsBenchOptions};
@@ -46,6 +47,24 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Compare(a) => compare(a).await,
+        BenchCommand::Costs(a) => {
+            let temp = tempfile::tempdir()?;
+            let report = costs::run(
+                &CostsOptions {
+                    trickle_s: a.trickle_s,
+                    idle_s: a.idle_s,
+                    gc_grace_ms: a.gc_grace_ms,
+                    silt_args: a.silt_args.into_iter().filter(|s| !s.is_empty()).collect(),
+                },
+                temp.path(),
+            )
+            .await?;
+            println!("{}", costs::to_markdown(&report));
+            if let Some(path) = a.json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+            }
+            Ok(())
+        }
         BenchCommand::Index(a) => {
             let report = index_quality::run(&IndexBenchOptions {
                 data: a.data,

@@ -116,6 +116,29 @@ pub enum BenchCommand {
     /// Silt and Chroma side by side over Chroma's HTTP API: ingest, indexing delay, latency,
     /// QPS, recall, filters, many collections, and Silt's object-store requests.
     Compare(CompareBenchArgs),
+    /// Exact object-store request counts of a `silt run` for issue 16's targets: a 20-record
+    /// collection, a trickle of one write per second (all in: log, compaction, GC), a cold
+    /// query after a restart, and idleness.
+    Costs(CostsBenchArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CostsBenchArgs {
+    /// Seconds of one single-record write per second.
+    #[arg(long, default_value_t = 60)]
+    pub trickle_s: u64,
+    /// Seconds of idleness counted.
+    #[arg(long, default_value_t = 30)]
+    pub idle_s: u64,
+    /// GC grace of the trickle's server (decides when its GC runs, not what it costs).
+    #[arg(long, default_value_t = 5000)]
+    pub gc_grace_ms: u64,
+    /// Extra flags for the `silt run` servers, e.g. "--compaction-max-age-ms 5000".
+    #[arg(long, allow_hyphen_values = true, value_delimiter = ' ')]
+    pub silt_args: Vec<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
