@@ -33,13 +33,13 @@ impl Page<'_> {
     fn full(&self) -> bool {
         self.request
             .limit
-            .is_some_and(|l| self.seen >= self.request.offset + l)
+            .is_some_and(|l| self.seen >= self.request.offset.saturating_add(l))
     }
 
     /// Matches still wanted (`usize::MAX`: all).
     fn wanted(&self) -> usize {
         self.request.limit.map_or(usize::MAX, |l| {
-            (self.request.offset + l).saturating_sub(self.seen)
+            (self.request.offset.saturating_add(l)).saturating_sub(self.seen)
         })
     }
 
