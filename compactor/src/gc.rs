@@ -58,7 +58,7 @@ impl Compactor {
         }
         // Log fragments, from the catalog: whichever log node wrote them, dead or alive.
         let owns = self.ownership().await?;
-        let log = collect_log_garbage(&self.store, &self.sysdb, cutoff, owns)
+        let log = collect_log_garbage(&self.store, &self.sysdb, cutoff, owns, 1000)
             .await
             .map_err(|e| CompactError::Log(e.into()))?;
         if log.deleted > 0 {

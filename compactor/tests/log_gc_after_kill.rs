@@ -10,9 +10,10 @@ use object_store::memory::InMemory;
 use silt_common::clock::{Clock, SystemClock};
 use silt_common::keys::{log_dir, parse_log_fragment};
 use silt_common::record::{Operation, OperationRecord};
+use silt_common::routing::{Member, StaticNodes};
 use silt_common::storage::{CountingStore, DynStore, StoreStatsSnapshot};
 use silt_common::CollectionId;
-use silt_compactor::{Compactor, CompactorConfig, Outcome};
+use silt_compactor::{Compactor, CompactorConfig, Outcome, Peers};
 use silt_log_service::{LogConfig, LogService, ObjectLog};
 use silt_sysdb::{NewCollection, SysDb};
 
@@ -151,4 +152,92 @@ async fn fragments_of_a_dead_log_node_are_collected_by_another_nodes_gc() {
         "fragments 11 and 12 (and version 1's objects)"
     );
     assert!(fragments(&store, c).await.is_empty(), "no fragment leaked");
+}
+
+/// `n` collections, each with three single-record writes compacted into a version.
+async fn compacted_collections(
+    store: &DynStore,
+    sysdb: &SysDb,
+    log: &Arc<ObjectLog>,
+    n: usize,
+) -> Vec<CollectionId> {
+    let mut ids = Vec::new();
+    for k in 0..n {
+        let (c, _) = sysdb
+            .create_collection(NewCollection {
+                tenant: "default_tenant".into(),
+                database: "default_database".into(),
+                name: format!("c{k}"),
+                metadata: None,
+                configuration: serde_json::json!({}),
+                dimension: None,
+                get_or_create: false,
+            })
+            .await
+            .unwrap();
+        for i in 1..=3 {
+            log.append(c.id, vec![record(format!("r{i}"))])
+                .await
+                .unwrap();
+        }
+        compactor(store.clone(), sysdb, log.clone())
+            .compact(c.id)
+            .await
+            .unwrap();
+        ids.push(c.id);
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_compactor_collects_the_logs_it_owns_a_bounded_number_per_round() {
+    let dir = tempfile::tempdir().unwrap();
+    let sysdb = SysDb::connect(&format!("sqlite://{}/catalog.db", dir.path().display()))
+        .await
+        .unwrap();
+    let store: DynStore = Arc::new(InMemory::new());
+    let log = log_node(&store, &sysdb);
+    let ids = compacted_collections(&store, &sysdb, &log, 8).await;
+    let after_grace = SystemClock.now_ms() + GRACE.as_millis() as i64 + 1;
+
+    // A round handles at most the bound it is given; the next goes on from there.
+    let first = silt_log_service::collect_log_garbage(&store, &sysdb, after_grace, |_| true, 3)
+        .await
+        .unwrap();
+    assert_eq!((first.collections, first.lists, first.deleted), (3, 3, 9));
+    let mut left = 0;
+    for c in &ids {
+        left += fragments(&store, *c).await.len();
+    }
+    assert_eq!(left, 15);
+
+    // Two compactors split the rest by rendezvous hash: each lists only its own collections.
+    let peers = |me: &str| Peers {
+        nodes: Arc::new(StaticNodes::new(
+            "compactor",
+            ["a", "b"]
+                .iter()
+                .map(|id| Member {
+                    id: id.to_string(),
+                    address: format!("http://{id}"),
+                })
+                .collect(),
+        )),
+        self_id: me.to_string(),
+    };
+    let mut lists = 0;
+    for me in ["a", "b"] {
+        let counting = CountingStore::new(store.clone());
+        let stats = counting.stats();
+        let c = compactor(Arc::new(counting), &sysdb, log.clone()).with_peers(peers(me));
+        c.collect_garbage(after_grace).await.unwrap();
+        lists += stats.snapshot().lists;
+    }
+    assert_eq!(
+        lists, 5,
+        "each remaining collection listed once, by its owner"
+    );
+    for c in &ids {
+        assert!(fragments(&store, *c).await.is_empty());
+    }
 }

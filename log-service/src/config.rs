@@ -8,7 +8,8 @@ pub struct LogConfig {
     pub group_max_bytes: usize,
     /// Writes are refused (429) while the unindexed tail holds more records than this.
     pub max_tail_records: usize,
-    /// Fragments below the compacted offset are deleted only after this long.
+    /// Fragments below the compacted offset are deleted only after this long (by the
+    /// compactors' GC round, or `ObjectLog::collect_garbage`).
     pub gc_grace: Duration,
     /// A writer re-reads the true tail after this long without writing, so that it rarely
     /// tries an offset that was compacted and collected meanwhile. Correctness does not rest on
@@ -42,8 +43,8 @@ impl LogConfig {
         self
     }
 
-    /// How often garbage collection and idle eviction should run: every 10 s, or twice per
-    /// grace period when that is shorter (tests run with grace periods of a second or two).
+    /// How often idle eviction should run: every 10 s, or twice per grace period when that is
+    /// shorter (tests run with grace periods of a second or two).
     pub fn maintenance_interval(&self) -> Duration {
         (self.gc_grace / 2).clamp(Duration::from_millis(100), Duration::from_secs(10))
     }

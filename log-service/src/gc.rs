@@ -9,7 +9,7 @@
 //! from the collected offset on: a fenced stale writer can land a fragment in a key that was
 //! already collected (`SysDb::log_garbage_at` reopens the collection for it).
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use silt_common::keys::log_fragment;
 use silt_common::storage::DynStore;
 use silt_common::CollectionId;
@@ -20,6 +20,8 @@ use crate::LogError;
 
 /// Collections read from the catalog at a time.
 const PAGE: u32 = 256;
+/// Collections collected at once (each one LIST, then its DELETEs).
+const PARALLEL: usize = 8;
 
 /// What one collection round did, for the caller's counts and logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,31 +37,51 @@ pub struct LogGcStats {
 /// Deletes the fragments every collection that `owns` accepts no longer needs: those ending at
 /// or below the compacted offset of its newest version registered at or before
 /// `registered_before_ms` (now minus the grace period, in the catalog's clock). Advances each
-/// collection's collected offset in the catalog once its fragments are gone.
+/// collection's collected offset in the catalog once its fragments are gone. Handles at most
+/// `max_collections` (a few at a time), so that a round after a burst of many collections
+/// does not hold up its caller (the compaction loop); the rest wait for the next round.
 pub async fn collect_log_garbage(
     store: &DynStore,
     sysdb: &SysDb,
     registered_before_ms: i64,
     owns: impl Fn(&CollectionId) -> bool,
+    max_collections: usize,
 ) -> Result<LogGcStats, LogError> {
     let mut stats = LogGcStats::default();
     let mut after = None;
-    loop {
+    while stats.collections < max_collections {
         let page = sysdb.log_garbage(registered_before_ms, after, PAGE).await?;
         let last_page = page.len() < PAGE as usize;
         after = page.last().map(|g| g.id);
-        for garbage in page.iter().filter(|g| owns(&g.id)) {
-            stats.deleted += collect_one(store, garbage).await?;
-            stats.collections += 1;
-            stats.lists += 1;
-            sysdb
-                .log_collected(garbage.id, garbage.collectable_offset)
-                .await?;
-        }
+        let mine: Vec<LogGarbage> = page
+            .into_iter()
+            .filter(|g| owns(&g.id))
+            .take(max_collections - stats.collections)
+            .collect();
+        // Owned values and handles in each future: a future borrowing from this frame is not
+        // `Send` for every lifetime, which the compactor's spawned loop requires.
+        let deleted: Vec<usize> = futures::stream::iter(mine)
+            .map(|garbage| {
+                let (store, sysdb) = (store.clone(), sysdb.clone());
+                async move {
+                    let n = collect_one(&store, &garbage).await?;
+                    sysdb
+                        .log_collected(garbage.id, garbage.collectable_offset)
+                        .await?;
+                    Ok::<_, LogError>(n)
+                }
+            })
+            .buffer_unordered(PARALLEL)
+            .try_collect()
+            .await?;
+        stats.collections += deleted.len();
+        stats.lists += deleted.len();
+        stats.deleted += deleted.iter().sum::<usize>();
         if last_page {
-            return Ok(stats);
+            break;
         }
     }
+    Ok(stats)
 }
 
 /// Deletes one collection's fragments at or below its collectable offset.

@@ -86,8 +86,14 @@ impl ObjectLog {
         let behind = clock.instant().saturating_duration_since(now).as_millis() as i64;
         let cutoff =
             clock.now_ms() + ahead - behind - self.shared.config.gc_grace.as_millis() as i64;
-        let stats =
-            collect_log_garbage(&self.shared.store, &self.shared.sysdb, cutoff, |_| true).await?;
+        let stats = collect_log_garbage(
+            &self.shared.store,
+            &self.shared.sysdb,
+            cutoff,
+            |_| true,
+            usize::MAX,
+        )
+        .await?;
         Ok(stats.deleted)
     }
 
