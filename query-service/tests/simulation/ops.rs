@@ -135,8 +135,10 @@ pub async fn run_seed(seed: u64) -> Result<Outcome, String> {
             trace,
         }),
         Err(e) => {
-            let steps: Vec<&String> = trace.iter().filter(|e| e.starts_with('#')).collect();
-            let recent = steps[steps.len().saturating_sub(25)..]
+            // SILT_SIM_TRACE=1 shows the store requests between the steps too.
+            let all = std::env::var_os("SILT_SIM_TRACE").is_some();
+            let steps: Vec<&String> = trace.iter().filter(|e| all || e.starts_with('#')).collect();
+            let recent = steps[steps.len().saturating_sub(if all { 150 } else { 25 })..]
                 .iter()
                 .map(|s| format!("  {s}"))
                 .collect::<Vec<_>>()
@@ -154,7 +156,10 @@ impl Sim {
     async fn run(&mut self) -> Result<(), String> {
         for step in 0..STEPS {
             self.step = step;
-            let ms = if self.rng.random_bool(0.1) {
+            // Long jumps let grace periods pass; more of them while a writer is paused, so
+            // that what it was about to write is compacted and collected before it resumes.
+            let jumps = if self.paused.is_some() { 0.4 } else { 0.1 };
+            let ms = if self.rng.random_bool(jumps) {
                 self.rng.random_range(1_000..8_000)
             } else {
                 self.rng.random_range(0..400)
@@ -168,6 +173,16 @@ impl Sim {
             self.w
                 .faulty
                 .set_faults_enabled(self.model.open_writes() < MAX_OPEN);
+            // While a writer is paused, half the steps are what makes it stale: the other
+            // node writing its offsets, compactions covering them, collections deleting them.
+            if self.paused.is_some() && self.rng.random_bool(0.5) {
+                match self.rng.random_range(0..3) {
+                    0 => self.write().await,
+                    1 => self.compact().await?,
+                    _ => self.collect().await?,
+                }
+                continue;
+            }
             match self.rng.random_range(0..100) {
                 0..=29 => self.write().await,
                 30..=34 => self.pause_write().await,
