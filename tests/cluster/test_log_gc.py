@@ -1,7 +1,8 @@
 """Log garbage collection is driven by the catalog: after kill -9 of the log node that wrote a
 collection's fragments (before it could collect them itself), the compactor's GC round still
 deletes every fragment below the compacted offset once the grace period has passed, and no
-fragment is leaked in S3. The GC requests are read from the compactor's /metrics (run with -s
+fragment is leaked in S3. The surviving log node, taking over a fully compacted collection,
+appends with one PUT and no LIST or GET (it starts from the catalog). The GC requests are read from the compactor's /metrics (run with -s
 to see them)."""
 
 import re
@@ -88,7 +89,11 @@ def test_no_fragment_leaks_after_kill_9_of_the_log_node_that_wrote_them(cluster)
     # there (a reader of version 0 may need them), and only the catalog remembers them now.
     assert log_keys(cluster, cids[-1]) == [1, 2, 3, 4, 5]
 
-    # Writes go on through the surviving log node (after membership drops the victim).
+    # Writes go on through the surviving log node (after membership drops the victim). It has
+    # never seen this collection; the catalog says its log is fully compacted, so it appends
+    # at offset 6 with one PUT and reads nothing from S3.
+    survivor = cluster.role("log")[1]
+    survivor_before = store_requests(survivor, "log")
     deadline = time.time() + 30
     while True:
         try:
@@ -98,6 +103,8 @@ def test_no_fragment_leaks_after_kill_9_of_the_log_node_that_wrote_them(cluster)
             assert time.time() < deadline, "writes did not resume on the other log node"
             time.sleep(0.2)
     wait_compacted(cluster, cids[0], 6)
+    took_over = {op: n - survivor_before.get(op, 0) for op, n in store_requests(survivor, "log").items()}
+    assert (took_over["put"], took_over["list"], took_over["get"]) == (1, 0, 0), took_over
 
     # After the grace period (plus a GC round, every 2 s here), nothing is left in any log.
     deadline = time.time() + GRACE_MS / 1000 + 20
