@@ -154,6 +154,7 @@ fn by_step(trace: &[String]) -> Vec<Vec<&str>> {
 
 #[test]
 fn a_seed_replays_exactly() {
+    let mut covered = ops::Stats::default();
     for seed in [7, 99, 1234, 4242] {
         let a = run_caught(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
         let b = run_caught(seed).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
@@ -172,7 +173,13 @@ fn a_seed_replays_exactly() {
             );
         }
         assert_eq!(a.stats, b.stats);
+        covered.add(&a.stats);
     }
+    // The replayed runs went through what could make a replay differ.
+    assert!(
+        covered.crashes > 0 && covered.paused_writes > 0 && covered.injected_failures > 0,
+        "the replayed seeds miss crashes, pauses or injected failures: {covered}"
+    );
     // And different seeds make different runs.
     let (x, y) = (run_caught(7), run_caught(8));
     assert_ne!(x.map(|o| o.trace), y.map(|o| o.trace));
