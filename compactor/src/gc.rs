@@ -6,7 +6,8 @@
 
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
-use silt_common::index::version_dir_of;
+use object_store::ObjectStoreExt;
+use silt_common::index::{is_bundle_key, version_dir_of};
 use silt_common::keys::collection_prefix;
 use silt_common::storage::DynStore;
 use silt_log_service::collect_log_garbage;
@@ -30,6 +31,14 @@ pub(crate) async fn delete_dir(store: &DynStore, dir: &Path) -> Result<usize, Co
     Ok(n)
 }
 
+async fn delete_object(store: &DynStore, key: &Path) -> Result<usize, CompactError> {
+    match store.delete(key).await {
+        Ok(()) => Ok(1),
+        Err(object_store::Error::NotFound { .. }) => Ok(0),
+        Err(e) => Err(e.into()),
+    }
+}
+
 impl Compactor {
     /// Deletes versions superseded, and collections deleted, before `now_ms - grace`.
     /// Returns the number of objects deleted.
@@ -37,7 +46,12 @@ impl Compactor {
         let cutoff = now_ms - self.config.gc_grace.as_millis() as i64;
         let mut deleted = 0;
         for v in self.sysdb.superseded_versions(cutoff, 1000).await? {
-            deleted += delete_dir(&self.store, &version_dir_of(&v.manifest)).await?;
+            deleted += if is_bundle_key(&v.manifest) {
+                // A one-object version is its only object: delete it without listing.
+                delete_object(&self.store, &Path::from(v.manifest.as_str())).await?
+            } else {
+                delete_dir(&self.store, &version_dir_of(&v.manifest)).await?
+            };
             self.sysdb
                 .forget_version(v.collection_id, v.version)
                 .await?;
