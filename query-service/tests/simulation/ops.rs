@@ -43,6 +43,7 @@ pub struct Stats {
     pub gc_deleted: u64,
     pub injected_failures: u64,
     pub paused_writes: u64,
+    pub evictions: u64,
 }
 
 impl Stats {
@@ -58,6 +59,7 @@ impl Stats {
         self.gc_deleted += o.gc_deleted;
         self.injected_failures += o.injected_failures;
         self.paused_writes += o.paused_writes;
+        self.evictions += o.evictions;
     }
 }
 
@@ -65,7 +67,7 @@ impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "writes {} acknowledged / {} failed, {} reads checked ({} failed), {} versions registered ({} compactions failed), {} crashes, {} node restarts, {} objects collected, {} store requests failed by injection, {} writes paused in their PUT",
+            "writes {} acknowledged / {} failed, {} reads checked ({} failed), {} versions registered ({} compactions failed), {} crashes, {} node restarts, {} objects collected, {} store requests failed by injection, {} writes paused in their PUT, {} idle collections evicted from a log node",
             self.writes_acked,
             self.writes_failed,
             self.checked_reads,
@@ -76,7 +78,8 @@ impl fmt::Display for Stats {
             self.restarts,
             self.gc_deleted,
             self.injected_failures,
-            self.paused_writes
+            self.paused_writes,
+            self.evictions
         )
     }
 }
@@ -380,8 +383,13 @@ impl Sim {
     async fn collect(&mut self) -> Result<(), String> {
         let now = self.w.clock.instant();
         for i in 0..LOG_NODES {
-            let r = self.w.logs.node(i).collect_garbage(now).await;
-            self.note(format!("log {i} gc: {r:?}"));
+            let log = self.w.logs.node(i);
+            let evicted = log.evict_idle();
+            self.stats.evictions += evicted as u64;
+            let r = log.collect_garbage(now).await;
+            self.note(format!(
+                "log {i} gc: {r:?}, {evicted} idle collections evicted"
+            ));
             if let Ok(n) = r {
                 self.stats.gc_deleted += n as u64;
             }

@@ -95,6 +95,9 @@ pub fn log_config() -> LogConfig {
     LogConfig {
         // Every append commits at once: the simulation runs one operation at a time.
         group_window: Duration::ZERO,
+        // Short, so that a node the routing left for a few steps drops its memory of the
+        // collection and must start again from the catalog and the store.
+        idle_eviction: Duration::from_secs(3),
         ..LogConfig::default()
     }
     .with_gc_grace(GRACE)
