@@ -258,6 +258,12 @@ impl CollectionLog {
             }
             tail.next_offset = theirs.last_offset() + 1;
             tail.entries.extend(theirs.entries);
+            // What was adopted is in no catalog position until this writer's own commit covers
+            // it (its writer failed before committing). Should this commit fail, the next call
+            // must re-read the log, which records the position, instead of serving the adopted
+            // entries from memory: a read here would see a write that reads through other nodes
+            // do not (found by the simulation, seed 52774). Success sets this again.
+            tail.recovered_at = None;
         }
     }
 

@@ -132,6 +132,25 @@ fn simulation_seeds() {
     }
 }
 
+/// Seeds that once found a bug, run on every CI run whatever the seed range.
+const REGRESSIONS: &[(u64, &str)] = &[(
+    52774,
+    "a log node served entries it adopted from a failed writer after its own commit failed: \
+     a read through it saw a write that a later read through the other node did not",
+)];
+
+#[test]
+fn seeds_that_found_bugs() {
+    for (seed, bug) in REGRESSIONS {
+        if let Err(e) = run_caught(*seed) {
+            panic!(
+                "seed {seed} fails again ({bug}):\n{e}\nreplay: {}",
+                replay_command(*seed)
+            );
+        }
+    }
+}
+
 /// The trace cut into steps (each ends with the simulation's note of its outcome), each step's
 /// events sorted. Within one read the version and the tail are fetched concurrently and their
 /// requests may interleave differently from run to run (the catalog answers from its own
