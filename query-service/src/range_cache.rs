@@ -157,6 +157,7 @@ impl RangeCache {
             return self.fetch_exact(requests).await;
         }
         let mut unique: Vec<RangeRequest> = Vec::new();
+        let mut index: std::collections::HashMap<RangeRequest, usize> = Default::default();
         let mut plan: Vec<(usize, Option<Range<u64>>)> = Vec::with_capacity(requests.len());
         for r in requests {
             let (wanted, slice) = if r.is_bundle_range() {
@@ -164,13 +165,10 @@ impl RangeCache {
             } else {
                 (r.clone(), None)
             };
-            let at = match unique.iter().position(|u| *u == wanted) {
-                Some(at) => at,
-                None => {
-                    unique.push(wanted);
-                    unique.len() - 1
-                }
-            };
+            let at = *index.entry(wanted.clone()).or_insert_with(|| {
+                unique.push(wanted);
+                unique.len() - 1
+            });
             plan.push((at, slice));
         }
         let fetched = self.fetch_exact(&unique).await?;
