@@ -41,6 +41,11 @@ impl Model {
         self.open.len()
     }
 
+    /// How many states a read is checked against now.
+    pub fn candidate_count(&self) -> usize {
+        self.frozen.len() << self.open.len()
+    }
+
     pub fn acknowledged(&mut self, batch: &[OperationRecord]) {
         let mut next: Vec<State> = Vec::new();
         for (state, _) in self.candidates() {
