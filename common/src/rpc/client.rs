@@ -60,7 +60,10 @@ impl RpcClient {
     pub fn new(nodes: Arc<dyn NodeSource>, config: RpcConfig) -> SiltResult<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
+            // Below the servers' idle keep-alive limit (`--header-timeout-ms`, 10 s by default),
+            // so a pooled connection is dropped here before the server closes it under a
+            // request.
+            .pool_idle_timeout(Duration::from_secs(5))
             .tcp_nodelay(true)
             .no_proxy()
             .build()
