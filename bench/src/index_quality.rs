@@ -183,15 +183,10 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
     let stack = stack().await?;
     let (collection, _) = stack
         .sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: "bench".into(),
-            metadata: None,
-            configuration: serde_json::json!({"hnsw": {"space": ds.distance.as_str()}}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            "bench",
+            serde_json::json!({"hnsw": {"space": ds.distance.as_str()}}),
+        ))
         .await?;
     let c = collection.id;
 

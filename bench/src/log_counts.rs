@@ -130,15 +130,10 @@ async fn harness(options: &LogBenchOptions) -> anyhow::Result<Harness> {
 
 async fn new_collection(sysdb: &SysDb) -> anyhow::Result<CollectionId> {
     let (c, _) = sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: format!("bench-{}", CollectionId::new_random()),
-            metadata: None,
-            configuration: serde_json::json!({}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            &format!("bench-{}", CollectionId::new_random()),
+            serde_json::json!({}),
+        ))
         .await?;
     Ok(c.id)
 }

@@ -62,15 +62,10 @@ pub async fn run(o: &CollectionsBenchOptions) -> anyhow::Result<CollectionsRepor
     let mut ids = Vec::with_capacity(o.collections);
     for i in 0..o.collections {
         let (c, _) = sysdb
-            .create_collection(NewCollection {
-                tenant: "default_tenant".into(),
-                database: "default_database".into(),
-                name: format!("c{i}"),
-                metadata: None,
-                configuration: serde_json::json!({}),
-                dimension: None,
-                get_or_create: false,
-            })
+            .create_collection(NewCollection::in_default_database(
+                &format!("c{i}"),
+                serde_json::json!({}),
+            ))
             .await?;
         let records = (0..o.records)
             .map(|j| OperationRecord {

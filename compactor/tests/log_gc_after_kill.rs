@@ -74,15 +74,10 @@ async fn fragments_of_a_dead_log_node_are_collected_by_another_nodes_gc() {
         .unwrap();
     let store: DynStore = Arc::new(InMemory::new());
     let (c, _) = sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: "trickle".into(),
-            metadata: None,
-            configuration: serde_json::json!({}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            "trickle",
+            serde_json::json!({}),
+        ))
         .await
         .unwrap();
     let c = c.id;
@@ -164,15 +159,10 @@ async fn compacted_collections(
     let mut ids = Vec::new();
     for k in 0..n {
         let (c, _) = sysdb
-            .create_collection(NewCollection {
-                tenant: "default_tenant".into(),
-                database: "default_database".into(),
-                name: format!("c{k}"),
-                metadata: None,
-                configuration: serde_json::json!({}),
-                dimension: None,
-                get_or_create: false,
-            })
+            .create_collection(NewCollection::in_default_database(
+                &format!("c{k}"),
+                serde_json::json!({}),
+            ))
             .await
             .unwrap();
         for i in 1..=3 {

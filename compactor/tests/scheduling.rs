@@ -71,15 +71,10 @@ fn compactor(s: &Shared, peers: Option<(&[&str], &str)>) -> Compactor {
 async fn collection_with_records(s: &Shared, name: &str) -> CollectionId {
     let (c, _) = s
         .sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: name.into(),
-            metadata: None,
-            configuration: serde_json::json!({}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            name,
+            serde_json::json!({}),
+        ))
         .await
         .unwrap();
     let records = (0..20)

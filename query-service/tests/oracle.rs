@@ -386,15 +386,10 @@ async fn run_seed(seed: u64, records: usize, distance: Distance) -> usize {
     let space = distance.as_str();
     let (c, _) = h
         .sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: format!("oracle-{seed}"),
-            metadata: None,
-            configuration: json!({"hnsw": {"space": space}}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            &format!("oracle-{seed}"),
+            json!({"hnsw": {"space": space}}),
+        ))
         .await
         .unwrap();
     let c = c.id;

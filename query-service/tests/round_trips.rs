@@ -48,15 +48,10 @@ async fn setup() -> Setup {
         LogConfig::default(),
     ));
     let (c, _) = sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: "bounded".into(),
-            metadata: None,
-            configuration: json!({"hnsw": {"space": "l2"}}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            "bounded",
+            json!({"hnsw": {"space": "l2"}}),
+        ))
         .await
         .unwrap();
     for chunk in (0..N).collect::<Vec<_>>().chunks(5000) {

@@ -7,15 +7,10 @@ use silt_sysdb::{LogCommit, NewCollection, SysDb, SysDbError, VersionRecord};
 
 async fn fence_contract(db: SysDb) {
     let (c, _) = db
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: format!("fence-{}", CollectionId::new_random()),
-            metadata: None,
-            configuration: json!({}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            &format!("fence-{}", CollectionId::new_random()),
+            json!({}),
+        ))
         .await
         .unwrap();
     let position = |db: SysDb| async move {

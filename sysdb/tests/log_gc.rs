@@ -26,15 +26,10 @@ async fn register(db: &SysDb, c: CollectionId, version: u64, compacted: u64) {
 
 async fn log_gc_contract(db: SysDb) {
     let (c, _) = db
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: format!("gc-{}", CollectionId::new_random()),
-            metadata: None,
-            configuration: json!({}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            &format!("gc-{}", CollectionId::new_random()),
+            json!({}),
+        ))
         .await
         .unwrap();
     let c = c.id;

@@ -117,15 +117,10 @@ pub async fn catalog() -> Catalog {
 
 pub async fn new_collection(sysdb: &SysDb) -> CollectionId {
     let (c, _) = sysdb
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: format!("c-{}", CollectionId::new_random()),
-            metadata: None,
-            configuration: serde_json::json!({}),
-            dimension: None,
-            get_or_create: false,
-        })
+        .create_collection(NewCollection::in_default_database(
+            &format!("c-{}", CollectionId::new_random()),
+            serde_json::json!({}),
+        ))
         .await
         .expect("create collection");
     c.id
