@@ -6,13 +6,13 @@
 #   bash scripts/bench.sh                 # both datasets
 #   bash scripts/bench.sh --queries 100   # extra flags go to `silt bench compare`
 #
-# Datasets: SILT_BENCH_DATA (default ../shared/data) holds wordnet-20k and gen_synthetic.py;
+# Datasets: SILT_BENCH_DATA (required) is a directory holding wordnet-20k and gen_synthetic.py;
 # the synthetic set is generated once into SILT_BENCH_CACHE (default ~/.cache/silt-bench),
 # ground truth included. Everything runs on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-DATA=${SILT_BENCH_DATA:-$REPO/../shared/data}
+DATA=${SILT_BENCH_DATA:?set SILT_BENCH_DATA to the directory holding the benchmark datasets (wordnet-20k, gen_synthetic.py)}
 CACHE=${SILT_BENCH_CACHE:-$HOME/.cache/silt-bench}
 VENV=${SILT_BENCH_VENV:-$HOME/.cache/silt-bench-venv}
 DATASETS=${SILT_BENCH_DATASETS:-"wordnet-20k syn-200k-128"}

@@ -1,4 +1,4 @@
-//! Benchmark datasets on disk (../shared/data layout): `base.npy`, `queries.npy`, `gt.npy`,
+//! Benchmark datasets on disk: `base.npy`, `queries.npy`, `gt.npy`,
 //! `docs.jsonl` (id, text, metadata fields), and filtered ground truth. Filters whose ground
 //! truth is not shipped are computed here by brute force, once per run.
 

@@ -1,4 +1,4 @@
-//! Silt's benchmark tool (DESIGN.md §9). Deterministic counts first: object-store requests and
+//! Silt's benchmark tool. Deterministic counts first: object-store requests and
 //! bytes, measured through the counting store wrapper in the same run as anything timed.
 //! `compare` drives running servers (Silt and Chroma) over Chroma's HTTP API, side by side.
 

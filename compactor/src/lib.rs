@@ -1,4 +1,4 @@
-//! The compactor (DESIGN.md §4): folds a collection's log tail into a new immutable index
+//! The compactor: folds a collection's log tail into a new immutable index
 //! version, registers it with one compare-and-swap in the catalog, and collects what no current
 //! version references once a grace period has passed.
 

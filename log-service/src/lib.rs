@@ -1,4 +1,4 @@
-//! The write-ahead log (DESIGN.md §3): one immutable fragment object per group commit per
+//! The write-ahead log: one immutable fragment object per group commit per
 //! collection, written with a create-only PUT at a dense offset; tail reads for query nodes;
 //! recovery from object storage; garbage collection below the compacted offset, driven by the
 //! catalog.

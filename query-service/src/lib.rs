@@ -1,4 +1,4 @@
-//! The read path (DESIGN.md §5): resolve the collection's current version from the catalog,
+//! The read path: resolve the collection's current version from the catalog,
 //! read the byte ranges a query needs through a foyer memory + disk cache, merge the unindexed
 //! log tail read from the log service, and execute get / KNN / count over the result.
 

@@ -19,7 +19,7 @@ pub struct Cli {
 pub enum Command {
     /// Run every component in one process: data in a local directory, catalog in SQLite.
     Run(RunArgs),
-    /// Measure Silt (DESIGN.md §9): object-store requests, bytes, latency.
+    /// Measure Silt: object-store requests, bytes, latency.
     Bench(BenchArgs),
     /// Operator commands on the catalog: tenants, API keys, quotas, nodes.
     Admin(AdminArgs),
@@ -143,8 +143,8 @@ pub struct CostsBenchArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct CompareBenchArgs {
-    /// Dataset directory (base.npy, queries.npy, gt.npy, docs.jsonl), e.g.
-    /// ../shared/data/wordnet-20k or the output of gen_synthetic.py.
+    /// Dataset directory: base.npy (vectors), queries.npy, gt.npy (exact neighbours of each
+    /// query), and optionally docs.jsonl (id, text, metadata per record).
     #[arg(long)]
     pub data: PathBuf,
     /// The `chroma` executable to start as the reference (`pip install chromadb`).
@@ -231,8 +231,8 @@ pub struct CollectionsBenchArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct IndexBenchArgs {
-    /// Dataset directory (base.npy, queries.npy, gt.npy, docs.jsonl), e.g.
-    /// ../shared/data/wordnet-20k or the output of gen_synthetic.py.
+    /// Dataset directory: base.npy (vectors), queries.npy, gt.npy (exact neighbours of each
+    /// query), and optionally docs.jsonl (id, text, metadata per record).
     #[arg(long)]
     pub data: std::path::PathBuf,
     #[arg(long, default_value_t = 10)]

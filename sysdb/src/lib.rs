@@ -1,4 +1,4 @@
-//! The catalog (DESIGN.md §6): tenants, databases, collections, index versions and log
+//! The catalog: tenants, databases, collections, index versions and log
 //! positions, on SQLite (embedded) or Postgres (distributed) through one sqlx code path.
 
 mod collections;

@@ -1,4 +1,4 @@
-//! The persisted format of an index version (DESIGN.md §4): immutable objects in one version
+//! The persisted format of an index version: immutable objects in one version
 //! directory, laid out so that a query reads only the byte ranges it needs.
 //!
 //! - `manifest.json` describes the version (files, sizes, counts, dimension, distance, index

@@ -1,4 +1,4 @@
-//! Multi-tenancy (DESIGN.md §7): who the caller is (API keys), what they may touch (route
+//! Multi-tenancy: who the caller is (API keys), what they may touch (route
 //! access), how much (per-tenant quotas) and how fast (rate limits). `guard` applies all four
 //! to every route before its handler runs.
 
