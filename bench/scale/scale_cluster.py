@@ -14,6 +14,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -93,7 +94,7 @@ def main():
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    workdir = os.environ.get("SILT_SCALE_DIR") or subprocess.run(["mktemp", "-d"], capture_output=True, text=True).stdout.strip()
+    workdir = os.environ.get("SILT_SCALE_DIR") or tempfile.mkdtemp()
     # Production scheduling (500 ms rounds, 30 s age bound); a small memory cache so the RSS bound
     # shows (the harness gives each query node a 64 MiB disk cache).
     cluster = SiltCluster(workdir, allow_reset=False,

@@ -7,6 +7,7 @@ alternates strong and eventual queries of it. Prints p50/p99 of each.
 
 import os
 import sys
+import tempfile
 import threading
 import time
 
@@ -22,7 +23,7 @@ DIM = 32
 
 
 def main(queries=400):
-    workdir = subprocess_mktemp()
+    workdir = tempfile.mkdtemp()
     cluster = SiltCluster(workdir, allow_reset=False,
                           extra=["--compaction-interval-ms", "500", "--compaction-max-age-ms", "30000"]).start()
     try:
@@ -64,11 +65,6 @@ def main(queries=400):
         print(f"records written during the run: {written[0]}")
     finally:
         cluster.stop()
-
-
-def subprocess_mktemp():
-    import tempfile
-    return tempfile.mkdtemp()
 
 
 if __name__ == "__main__":
