@@ -2,6 +2,9 @@
 # the private subnets. Instances are cattle: Silt keeps no state on them beyond the query
 # cache, so a replaced instance only has to register again (it does at start).
 
+# The current Amazon Linux 2023 image, read at plan time: a plan after AWS publishes a new
+# image changes the launch templates, and the groups' instance refresh rolls it out.
+# (insecure_value: an AMI id is public, and `value` would hide it in plans as sensitive.)
 data "aws_ssm_parameter" "al2023" {
   name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${var.architecture}"
 }
@@ -59,7 +62,7 @@ resource "aws_launch_template" "node" {
 
   name                   = "${var.name}-${each.key}"
   description            = "Silt ${each.key} node"
-  image_id               = data.aws_ssm_parameter.al2023.value
+  image_id               = data.aws_ssm_parameter.al2023.insecure_value
   instance_type          = var.roles[each.key].instance_type
   vpc_security_group_ids = [aws_security_group.role[each.key].id]
   user_data              = base64gzip(local.user_data[each.key])
