@@ -4,10 +4,11 @@
 #     ListBucket is not narrowed to the prefix on purpose: S3 answers a GET or HEAD of a missing
 #     key with 404 only to callers allowed to list the bucket (403 otherwise), and Silt relies
 #     on "not found" (log recovery, /readyz's probe of a key that never exists).
-#   - KMS: use of the bucket's key, only through S3 and Secrets Manager (kms:ViaService).
+#   - KMS: the key, only through S3 (decrypt; writers also generate data keys) and through
+#     Secrets Manager (decrypt), by kms:ViaService.
 #   - The catalog's master secret: read only that one secret.
-#   - Its own Auto Scaling group: report itself unhealthy when /readyz keeps failing (internal
-#     roles have no load balancer health check; see compute.tf).
+#   - Log, query, compactor: mark instances of their own Auto Scaling group unhealthy when
+#     /readyz keeps failing (they have no load balancer health check; see compute.tf).
 #   - With enable_ssm: Session Manager, the only way onto an instance.
 #   - With an s3:// binary URL: read that one object.
 
@@ -49,27 +50,45 @@ data "aws_iam_policy_document" "node" {
     resources = [aws_s3_bucket.store.arn]
   }
 
+  # Reading an SSE-KMS object decrypts its data key; writing one generates a data key.
   statement {
-    sid       = "StoreAndSecretEncryption"
-    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    sid = "StoreEncryption"
+    actions = (contains(local.s3_object_actions[each.key], "s3:PutObject")
+      ? ["kms:Decrypt", "kms:GenerateDataKey"]
+    : ["kms:Decrypt"])
     resources = [aws_kms_key.this.arn]
     condition {
       test     = "StringEquals"
       variable = "kms:ViaService"
-      values   = ["s3.${var.region}.amazonaws.com", "secretsmanager.${var.region}.amazonaws.com"]
+      values   = ["s3.${var.region}.amazonaws.com"]
     }
   }
 
   statement {
     sid       = "CatalogPassword"
-    actions   = ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"]
+    actions   = ["secretsmanager:GetSecretValue"]
     resources = [aws_db_instance.catalog.master_user_secret[0].secret_arn]
   }
 
   statement {
-    sid       = "ReportOwnHealth"
-    actions   = ["autoscaling:SetInstanceHealth"]
-    resources = ["arn:${local.partition}:autoscaling:${var.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${local.asg_names[each.key]}"]
+    sid       = "CatalogPasswordDecryption"
+    actions   = ["kms:Decrypt"]
+    resources = [aws_kms_key.this.arn]
+    condition {
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["secretsmanager.${var.region}.amazonaws.com"]
+    }
+  }
+
+  # Gateways are judged by the load balancer instead.
+  dynamic "statement" {
+    for_each = each.key == "gateway" ? [] : [local.asg_names[each.key]]
+    content {
+      sid       = "ReportOwnHealth"
+      actions   = ["autoscaling:SetInstanceHealth"]
+      resources = ["arn:${local.partition}:autoscaling:${var.region}:${local.account_id}:autoScalingGroup:*:autoScalingGroupName/${statement.value}"]
+    }
   }
 
   dynamic "statement" {

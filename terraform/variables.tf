@@ -52,8 +52,13 @@ variable "nat_gateway_per_zone" {
 }
 
 variable "allowed_ingress_cidrs" {
-  description = "Client networks allowed to reach the load balancer on 443 (and 80, which only redirects). Use [\"0.0.0.0/0\"] for a public API: every request still needs an API key."
+  description = "Client networks (IPv4 CIDRs) allowed to reach the load balancer on 443 (and 80, which only redirects). Use [\"0.0.0.0/0\"] for a public API: every request still needs an API key."
   type        = list(string)
+
+  validation {
+    condition     = length(var.allowed_ingress_cidrs) > 0 && alltrue([for c in var.allowed_ingress_cidrs : can(cidrnetmask(c))])
+    error_message = "allowed_ingress_cidrs must list at least one IPv4 CIDR block, e.g. 203.0.113.0/24."
+  }
 }
 
 variable "flow_log_retention_days" {
