@@ -3,9 +3,12 @@
 # binary is not in any package registry CI can reach):
 #   1. every .tf file parses, every var./local. reference resolves, nothing declared is unused,
 #      templatefile() calls pass exactly what their templates read (tests/terraform/check_refs.py);
-#   2. the user data renders for every role into shell scripts that bash and shellcheck accept,
-#      and the checker above catches the mistakes it exists for (pytest tests/terraform);
-#   3. checkov's terraform and secrets checks, failing on any failed check. Skips are inline
+#   2. pytest tests/terraform: the user data renders for every role into shell scripts that
+#      bash and shellcheck accept and whose helpers behave; the checker above and Silt's own
+#      checkov policies catch the mistakes they exist for;
+#   3. checkov's terraform and secrets checks plus Silt's policies (tests/terraform/checkov/:
+#      encrypted launch-template volumes, TLS 1.3 listener policy, /readyz health checks,
+#      RDS-managed password), failing on any failed check. Skips are inline
 #      (#checkov:skip=CKV_...:reason) next to the resource they concern, each with its reason.
 # Exits non-zero on any problem.
 #
@@ -52,11 +55,12 @@ fi
 echo "==> terraform: parse and references"
 "$VENV/bin/python" "$REPO/tests/terraform/check_refs.py" "$REPO/terraform"
 
-echo "==> terraform: rendered user data and the checker's own tests"
-PATH="$VENV/bin:$PATH" "$VENV/bin/pytest" -q -p no:cacheprovider "$REPO/tests/terraform"
+echo "==> terraform: rendered user data, the checkers' own tests"
+PATH="$VENV/bin:$PATH" SILT_CHECKOV="$CHECKOV_VENV/bin/checkov" \
+  "$VENV/bin/pytest" -q -p no:cacheprovider "$REPO/tests/terraform"
 
 echo "==> terraform: checkov $CHECKOV_VERSION"
 # --skip-download: no request to the vendor's platform (guidelines, severities); the checks
 # themselves ship with the package.
 "$CHECKOV_VENV/bin/checkov" -d "$REPO/terraform" --framework terraform secrets \
-  --quiet --compact --skip-download
+  --external-checks-dir "$REPO/tests/terraform/checkov" --quiet --compact --skip-download

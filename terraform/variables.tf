@@ -213,6 +213,13 @@ variable "roles" {
     condition     = length(setsubtract(["gateway", "log", "query", "compactor"], keys(var.roles))) == 0 && length(keys(var.roles)) == 4
     error_message = "roles must have exactly the keys gateway, log, query and compactor."
   }
+
+  # Families with local NVMe: i3, i4i, i4g, im4gn, is4gen, and the "d" variants (m6id, c7gd,
+  # r6idn, ...). Caught here rather than by a query node that finds no disk at boot.
+  validation {
+    condition     = can(regex("^(i[0-9][a-z]*|im4gn|is4gen|[a-z]+[0-9][a-z]*d[a-z]*)\\.", try(var.roles["query"].instance_type, "")))
+    error_message = "roles.query.instance_type must have local NVMe instance storage (e.g. i4i.large, m6id.large, c7gd.large)."
+  }
 }
 
 variable "query_cache_memory_mb" {
