@@ -9,7 +9,8 @@
 #   3. checkov's terraform and secrets checks plus Silt's policies (tests/terraform/checkov/:
 #      encrypted launch-template volumes, TLS 1.3 listener policy, /readyz health checks,
 #      RDS-managed password), failing on any failed check. Skips are inline
-#      (#checkov:skip=CKV_...:reason) next to the resource they concern, each with its reason.
+#      (#checkov:skip=CKV_...:reason) next to the resource they concern, each with its reason;
+#      tests check that each has a reason and still hides a check that fails without it.
 # Exits non-zero on any problem.
 #
 # Python packages, pinned, installed when missing:

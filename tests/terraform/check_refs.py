@@ -6,7 +6,8 @@ machines without terraform:
 - every `local.x` is defined once and every local is used;
 - a variable's validation refers only to that variable;
 - every templatefile() call names an existing template, passes every variable the template
-  uses and no variable it does not use.
+  uses and no variable it does not use;
+- every inline checkov skip names one check and gives its reason.
 
 Usage: python check_refs.py TERRAFORM_DIR. Prints one line per problem; exits 1 if any.
 """
@@ -24,6 +25,8 @@ LOCAL_REF = re.compile(r"(?<![\w.])local\.([A-Za-z_][\w-]*)")
 TEMPLATEFILE = re.compile(r'templatefile\(\s*"\$\{path\.module\}/([^"]+)"\s*,\s*')
 # Keys python-hcl2 adds for comments and block markers: not configuration.
 META_KEYS = {"__comments__", "__inline_comments__", "__is_block__", "__start_line__", "__end_line__"}
+SKIP = re.compile(r"checkov:skip=([^:\s]*)(?::(.*))?")
+SKIP_ID = re.compile(r"^CKV2?_[A-Z0-9]+_\d+$")
 TEMPLATE_KEYWORDS = {"if", "else", "endif", "for", "endfor", "in", "true", "false", "null"}
 
 
@@ -156,6 +159,20 @@ def check_templates(root: Path, parsed: dict[Path, dict]) -> list[str]:
     return problems
 
 
+def check_skips(root: Path) -> list[str]:
+    """Inline skips must each name one check and say why (a few words at least)."""
+    problems = []
+    for path in sorted(p for p in root.rglob("*.tf") if ".terraform" not in p.parts):
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            for m in SKIP.finditer(line):
+                check, reason = m.group(1), (m.group(2) or "").strip()
+                if not SKIP_ID.match(check):
+                    problems.append(f"{path}:{number}: checkov skip of {check!r}: not one check id")
+                if len(reason.split()) < 3:
+                    problems.append(f"{path}:{number}: checkov skip of {check} without a reason")
+    return problems
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 2:
         print(__doc__, file=sys.stderr)
@@ -163,7 +180,12 @@ def main(argv: list[str]) -> int:
     root = Path(argv[1])
     parsed, problems = parse_all(root)
     if not problems:
-        problems = check_variables(parsed) + check_locals(parsed) + check_templates(root, parsed)
+        problems = (
+            check_variables(parsed)
+            + check_locals(parsed)
+            + check_templates(root, parsed)
+            + check_skips(root)
+        )
     for p in problems:
         print(p)
     files = len(parsed)

@@ -58,6 +58,7 @@ def module(tmp_path: Path, **changes: str) -> list[str]:
         check_refs.check_variables(parsed)
         + check_refs.check_locals(parsed)
         + check_refs.check_templates(tmp_path, parsed)
+        + check_refs.check_skips(tmp_path)
     )
 
 
@@ -139,3 +140,20 @@ def test_missing_template(tmp_path):
 )
 def test_template_roots(template, roots):
     assert check_refs.template_roots(template) == roots
+
+
+def test_checkov_skip_needs_one_check_and_a_reason(tmp_path):
+    main = CLEAN["main.tf"].replace(
+        'output "boot" {\n',
+        'output "boot" {\n'
+        "  #checkov:skip=CKV_AWS_1:Nothing here is stored, so there is nothing to encrypt.\n"
+        "  #checkov:skip=CKV2_AWS_5\n"
+        "  #checkov:skip=CKV_AWS_2:because\n"
+        "  #checkov:skip=all:everything is fine here\n",
+    )
+    problems = module(tmp_path, **{"main.tf": main})
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "checkov skip of CKV2_AWS_5 without a reason",
+        "checkov skip of CKV_AWS_2 without a reason",
+        "checkov skip of 'all': not one check id",
+    ]

@@ -1,15 +1,18 @@
 """Silt's own checkov policies (tests/terraform/checkov/*.yaml) pass what they should and fail
-what they should, on fixtures named good_* and bad_*."""
+what they should, on fixtures named good_* and bad_*; and every inline skip in terraform/ still
+suppresses a check (a skip left behind after a fix would hide that check's next failure)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 POLICIES = HERE / "checkov"
+TERRAFORM = HERE.parents[1] / "terraform"
 
 
 def checkov() -> str:
@@ -30,17 +33,21 @@ def policy_ids() -> set[str]:
     return ids
 
 
-def test_every_policy_passes_good_and_fails_bad_fixtures():
-    ids = policy_ids()
-    assert len(ids) == len(list(POLICIES.glob("*.yaml"))), "one policy per file, unique ids"
+def scan(directory: Path, *args: str) -> dict:
+    """checkov's JSON results for `directory` with Silt's policies (exit 1 = some check failed)."""
     result = subprocess.run(
-        [checkov(), "-d", str(HERE / "checkov_fixtures"), "--framework", "terraform",
-         "--external-checks-dir", str(POLICIES), "--check", ",".join(sorted(ids)),
-         "--skip-download", "-o", "json"],
+        [checkov(), "-d", str(directory), "--framework", "terraform",
+         "--external-checks-dir", str(POLICIES), "--skip-download", "-o", "json", *args],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode in (0, 1), result.stderr
-    report = json.loads(result.stdout)["results"]
+    return json.loads(result.stdout)["results"]
+
+
+def test_every_policy_passes_good_and_fails_bad_fixtures():
+    ids = policy_ids()
+    assert len(ids) == len(list(POLICIES.glob("*.yaml"))), "one policy per file, unique ids"
+    report = scan(HERE / "checkov_fixtures", "--check", ",".join(sorted(ids)))
     outcomes = {
         (c["check_id"], c["resource"].split(".", 1)[1], outcome)
         for outcome in ("passed", "failed")
@@ -59,3 +66,19 @@ def test_every_policy_passes_good_and_fails_bad_fixtures():
         ("CKV2_SILT_4", "bad_own_password", "failed"),
     }
     assert outcomes == expected
+
+
+def test_every_inline_skip_suppresses_a_failure(tmp_path):
+    """Each skip hides a check that fails without it: checkov reports a skipped check as
+    skipped whether or not it would fail, so the configuration is scanned again unskipped."""
+    report = scan(TERRAFORM)
+    assert report["failed_checks"] == []
+    skipped = {(c["file_path"], c["check_id"]) for c in report["skipped_checks"]}
+
+    unskipped = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM, unskipped)
+    for path in unskipped.rglob("*.tf"):
+        lines = path.read_text().splitlines(keepends=True)
+        path.write_text("".join(line for line in lines if "checkov:skip=" not in line))
+    failing = {(c["file_path"], c["check_id"]) for c in scan(unskipped)["failed_checks"]}
+    assert skipped == failing
