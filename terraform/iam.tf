@@ -50,12 +50,9 @@ data "aws_iam_policy_document" "node" {
     resources = [aws_s3_bucket.store.arn]
   }
 
-  # Reading an SSE-KMS object decrypts its data key; writing one generates a data key.
   statement {
-    sid = "StoreEncryption"
-    actions = (contains(local.s3_object_actions[each.key], "s3:PutObject")
-      ? ["kms:Decrypt", "kms:GenerateDataKey"]
-    : ["kms:Decrypt"])
+    sid       = "StoreEncryption"
+    actions   = local.kms_store_actions[each.key]
     resources = [aws_kms_key.this.arn]
     condition {
       test     = "StringEquals"

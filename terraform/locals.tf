@@ -46,11 +46,15 @@ locals {
     compactor = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"]
   }
 
-  bucket_name  = "${var.name}-${local.account_id}-${var.region}"
-  store_uri    = "s3://${local.bucket_name}/${var.store_prefix}"
-  asg_names    = { for role in keys(local.ports) : role => "${var.name}-${role}" }
-  binary_in_s3 = startswith(var.silt_binary_url, "s3://")
-  binary_object_arn = (local.binary_in_s3
-    ? "arn:${local.partition}:s3:::${trimprefix(var.silt_binary_url, "s3://")}"
-  : null)
+  # Reading an SSE-KMS object decrypts its data key; writing one generates a data key.
+  kms_store_actions = {
+    for role, actions in local.s3_object_actions :
+    role => contains(actions, "s3:PutObject") ? ["kms:Decrypt", "kms:GenerateDataKey"] : ["kms:Decrypt"]
+  }
+
+  bucket_name       = "${var.name}-${local.account_id}-${var.region}"
+  store_uri         = "s3://${local.bucket_name}/${var.store_prefix}"
+  asg_names         = { for role in keys(local.ports) : role => "${var.name}-${role}" }
+  binary_in_s3      = startswith(var.silt_binary_url, "s3://")
+  binary_object_arn = "arn:${local.partition}:s3:::${trimprefix(var.silt_binary_url, "s3://")}"
 }
