@@ -4,6 +4,7 @@
 //! query service through their traits.
 
 mod body;
+mod console;
 mod error;
 mod limits;
 mod routes;

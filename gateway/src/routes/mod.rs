@@ -105,6 +105,7 @@ pub fn router(state: GatewayState) -> Router {
         router = router.route(&spec.path, guarded);
     }
     router
+        .merge(crate::console::router())
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(map_response(crate::error::json_error_body))
