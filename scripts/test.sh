@@ -20,6 +20,9 @@ cargo build --workspace --all-targets
 step "Python venv (Chroma's client, pytest, moto)"
 ensure_venv
 
+step "terraform/: parses, references resolve, user data is valid shell, checkov finds nothing unexplained"
+SILT_VENV="$VENV" bash "$REPO/scripts/check-terraform.sh"
+
 step "starting a throwaway Postgres and an S3 server"
 start_postgres
 start_s3
