@@ -84,6 +84,13 @@ impl IntoResponse for ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// Chroma's answer for an operation its server does not implement (its `Unimplemented` code):
+/// 501, named `ChromaError`, which its clients raise as their base error class.
+pub(crate) fn not_implemented(message: &str) -> Response {
+    let body = Json(serde_json::json!({"error": "ChromaError", "message": message}));
+    (StatusCode::NOT_IMPLEMENTED, body).into_response()
+}
+
 /// Chroma's error name for a status produced outside Silt's handlers (axum's rejections of a
 /// path, a query string or a method, the server's timeouts).
 fn name_of_status(status: StatusCode) -> &'static str {
@@ -95,6 +102,7 @@ fn name_of_status(status: StatusCode) -> &'static str {
         413 => "BatchSizeExceededError",
         415 => "ChromaError",
         429 => "RateLimitError",
+        501 => "ChromaError",
         500..=599 => "InternalError",
         _ => "InvalidArgumentError",
     }

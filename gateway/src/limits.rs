@@ -1,6 +1,7 @@
 //! Limits (quotas) enforced on every request and reported by `pre-flight-checks`. The server's
-//! configuration gives the defaults; an operator may override any of them per tenant in the
-//! catalog (`silt admin set-quotas`).
+//! configuration gives the defaults (a cluster's gateway: `Limits::default()`; `silt run`:
+//! `Limits::embedded()`, without quotas, like `chroma run`); an operator may override any of
+//! them per tenant in the catalog (`silt admin set-quotas`).
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,23 @@ impl Default for Limits {
 }
 
 impl Limits {
+    /// A local, single-user server's defaults: no quotas on what one request may return or a
+    /// tenant may hold (`chroma run` has none), so only the protections stay: batch and body
+    /// sizes, id length, rate and concurrency limits. A read stays bounded by what the
+    /// collection holds. `silt admin set-quotas` still applies a tenant's quotas over these.
+    pub fn embedded() -> Self {
+        Limits {
+            max_dimension: usize::MAX,
+            max_document_bytes: usize::MAX,
+            max_metadata_keys: usize::MAX,
+            max_metadata_bytes: usize::MAX,
+            max_n_results: usize::MAX,
+            max_collections_per_tenant: u64::MAX,
+            max_records_per_collection: u64::MAX,
+            ..Limits::default()
+        }
+    }
+
     /// These limits with an operator's overrides applied. `overrides` is a JSON object of
     /// limit name → value; unknown names and wrong types are errors, so a typo cannot silently
     /// leave a tenant unlimited.
@@ -106,5 +124,17 @@ mod tests {
         assert!(base.with_overrides(&json!([1])).is_err());
         assert_eq!(base.report()["max_batch_size"], json!(10_000));
         assert_eq!(base.report()["supports_base64_encoding"], json!(true));
+    }
+
+    #[test]
+    fn embedded_defaults_have_no_quotas_but_overrides_still_apply() {
+        let e = Limits::embedded();
+        assert_eq!(e.max_n_results, usize::MAX);
+        assert_eq!(e.max_collections_per_tenant, u64::MAX);
+        assert_eq!(e.max_batch_size, Limits::default().max_batch_size);
+        assert_eq!(e.max_request_bytes, Limits::default().max_request_bytes);
+        let capped = e.with_overrides(&json!({"max_n_results": 5})).unwrap();
+        assert_eq!(capped.max_n_results, 5);
+        assert_eq!(capped.max_records_per_collection, u64::MAX);
     }
 }

@@ -267,10 +267,18 @@ fn metadata(v: &Value, limits: &Limits) -> ApiResult<silt_common::record::Metada
     Ok(m)
 }
 
-/// Collection metadata: the same value rules as record metadata, nulls not allowed.
-pub fn collection_metadata(v: &Option<Value>, limits: &Limits) -> ApiResult<Option<Value>> {
+/// Collection metadata: the same value rules as record metadata, nulls not allowed, and (as
+/// Chroma refuses it) not an empty map: `field` names the body field in the refusal.
+pub fn collection_metadata(
+    field: &str,
+    v: &Option<Value>,
+    limits: &Limits,
+) -> ApiResult<Option<Value>> {
     match v {
         None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) if m.is_empty() => Err(ApiError::invalid(format!(
+            "Validation error: {field}: Metadata cannot be empty"
+        ))),
         Some(v) => {
             let m = metadata(v, limits)?;
             if m.values().any(Option::is_none) {

@@ -3,6 +3,8 @@
 //! filters, configuration). Responses are built from these types, so the published schema is
 //! the one the server serializes.
 
+pub(crate) mod configuration;
+
 use std::borrow::Cow;
 
 use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
@@ -30,7 +32,7 @@ pub struct CollectionJson {
     pub name: String,
     #[schemars(with = "CollectionConfiguration")]
     pub configuration_json: Value,
-    /// Always null: Silt does not keep Chroma's index schemas yet.
+    /// Chroma's index schema, derived from the configuration as `chroma run` derives it.
     #[schemars(with = "Option<Value>")]
     pub schema: Option<Value>,
     #[schemars(with = "Option<Metadata>")]
@@ -48,8 +50,8 @@ pub fn collection(c: &CatalogCollection) -> Value {
     to_json(CollectionJson {
         id: c.id.to_string(),
         name: c.name.clone(),
-        configuration_json: c.configuration.clone(),
-        schema: None,
+        configuration_json: configuration::configuration_json(&c.configuration),
+        schema: Some(configuration::schema(&c.configuration)),
         metadata: c.metadata.clone(),
         dimension: c.dimension,
         tenant: c.tenant.clone(),
@@ -385,8 +387,8 @@ impl JsonSchema for WhereDocument {
     }
 }
 
-/// Collection configuration. Silt uses the distance (`hnsw.space` or `spann.space`) and keeps
-/// the rest as given.
+/// Collection configuration, as Chroma's clients send it and read it back (every default filled
+/// in). Silt applies the distance and `ef_search`; docs/chroma-configuration.md lists the rest.
 pub struct CollectionConfiguration;
 
 impl JsonSchema for CollectionConfiguration {
@@ -395,11 +397,20 @@ impl JsonSchema for CollectionConfiguration {
     }
 
     fn json_schema(_: &mut SchemaGenerator) -> Schema {
-        let space = json!({"type": "object", "properties": {"space": {"type": "string", "enum": ["l2", "cosine", "ip"]}}});
+        let space = json!({"type": "object", "properties": {
+            "space": {"type": "string", "enum": ["l2", "cosine", "ip"]},
+            "ef_construction": {"type": "integer", "minimum": 0},
+            "ef_search": {"type": "integer", "minimum": 0},
+            "max_neighbors": {"type": "integer", "minimum": 0},
+            "num_threads": {"type": "integer", "minimum": 0},
+            "resize_factor": {"type": "number"},
+            "sync_threshold": {"type": "integer", "minimum": 0},
+            "batch_size": {"type": "integer", "minimum": 0},
+        }});
         json_schema!({
             "type": "object",
             "description": "Collection configuration: the distance function is `hnsw.space` or \
-                `spann.space` (default l2); other settings are kept as given.",
+                `spann.space` (default l2); answers carry every HNSW setting with its default.",
             "properties": {
                 "hnsw": {"anyOf": [space, {"type": "null"}]},
                 "spann": {"anyOf": [space, {"type": "null"}]},

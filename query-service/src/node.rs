@@ -151,6 +151,21 @@ impl QueryNode {
     }
 }
 
+/// Chroma's `hnsw.ef_search` is a search-effort knob whose default is 100; Silt's equivalent is
+/// the clusters probed per query. A collection configured away from the default probes the
+/// version's default count scaled by the same ratio (docs/chroma-configuration.md).
+fn configured_nprobe(collection: &Collection, version: Option<&OpenedVersion>) -> Option<usize> {
+    const CHROMA_DEFAULT_EF_SEARCH: u64 = 100;
+    let ef = collection
+        .configuration
+        .pointer("/hnsw/ef_search")
+        .and_then(serde_json::Value::as_u64)
+        .filter(|ef| *ef != CHROMA_DEFAULT_EF_SEARCH)?;
+    let index = &version?.head.manifest.index;
+    let scaled = u64::from(index.nprobe).saturating_mul(ef) / CHROMA_DEFAULT_EF_SEARCH;
+    Some(scaled.clamp(1, u64::from(index.clusters.max(1))) as usize)
+}
+
 #[async_trait]
 impl QueryService for QueryNode {
     async fn get(&self, request: GetRequest) -> SiltResult<Vec<Record>> {
@@ -165,13 +180,16 @@ impl QueryService for QueryNode {
             .snapshot(request.collection, request.consistency)
             .await?;
         let distance = s.collection.distance();
+        let nprobe = self
+            .nprobe
+            .or_else(|| configured_nprobe(&s.collection, s.version.as_deref()));
         execute_knn(
             &self.cache,
             s.version.as_ref(),
             &s.tail,
             &request,
             distance,
-            self.nprobe,
+            nprobe,
         )
         .await
     }

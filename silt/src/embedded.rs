@@ -67,7 +67,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         GatewayConfig {
             limits: Limits {
                 max_batch_size: args.tuning.max_batch_size,
-                ..Limits::default()
+                ..Limits::embedded()
             },
             auth: args.auth,
             allow_reset: args.tuning.allow_reset,

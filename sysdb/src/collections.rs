@@ -18,7 +18,7 @@ fn json_column(row: &AnyRow, col: &str) -> Result<Option<Value>, SysDbError> {
         .transpose()
 }
 
-fn to_u64(row: &AnyRow, col: &str) -> Result<u64, SysDbError> {
+pub(crate) fn to_u64(row: &AnyRow, col: &str) -> Result<u64, SysDbError> {
     let v: i64 = row.try_get(col)?;
     u64::try_from(v).map_err(|_| SysDbError::Corrupt(format!("{col} is negative")))
 }
@@ -193,6 +193,28 @@ impl SysDb {
             .await
             .map_err(SysDbError::exists_or(|| format!("Collection [{name}] already exists")))?;
         self.get_collection(id).await
+    }
+
+    /// Replaces a live collection's configuration (Chroma's `modify(configuration=...)`; the
+    /// gateway merges the change into the current one first).
+    pub async fn set_collection_configuration(
+        &self,
+        id: CollectionId,
+        configuration: &Value,
+    ) -> Result<(), SysDbError> {
+        let done = sqlx::query(
+            "UPDATE collections SET configuration = $1 WHERE id = $2 AND deleted_at_ms IS NULL",
+        )
+        .bind(configuration.to_string())
+        .bind(id.to_string())
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(SysDbError::NotFound(format!(
+                "Collection [{id}] does not exist"
+            )));
+        }
+        Ok(())
     }
 
     /// Soft-deletes a collection by name; its objects are collected later.

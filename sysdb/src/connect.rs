@@ -101,6 +101,7 @@ impl SysDb {
             "DELETE FROM tenant_usage",
             "DELETE FROM databases WHERE name <> 'default_database' OR tenant <> 'default_tenant'",
             "DELETE FROM tenants WHERE name <> 'default_tenant'",
+            "UPDATE tenants SET resource_name = NULL",
             "INSERT INTO tenants (name, created_at_ms) SELECT 'default_tenant', 0 \
              WHERE NOT EXISTS (SELECT 1 FROM tenants WHERE name = 'default_tenant')",
             "INSERT INTO databases (id, tenant, name, created_at_ms) \

@@ -25,6 +25,41 @@ impl SysDb {
         Ok(row.is_some())
     }
 
+    /// The tenant's resource name (Chroma's `resource_name`), if one was set.
+    pub async fn tenant_resource_name(&self, name: &str) -> Result<Option<String>, SysDbError> {
+        let row = sqlx::query("SELECT resource_name FROM tenants WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or_else(|| SysDbError::NotFound(format!("Tenant [{name}] not found")))?;
+        Ok(row.try_get("resource_name")?)
+    }
+
+    /// Sets the tenant's resource name. As in Chroma's catalog it is set once: a tenant that
+    /// has one already, or a name another tenant holds, is refused.
+    pub async fn set_tenant_resource_name(
+        &self,
+        name: &str,
+        resource_name: &str,
+    ) -> Result<(), SysDbError> {
+        let taken = || format!("Tenant [{name}]: resource name already set or in use");
+        let updated = sqlx::query(
+            "UPDATE tenants SET resource_name = $1 WHERE name = $2 AND resource_name IS NULL",
+        )
+        .bind(resource_name)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(SysDbError::exists_or(taken))?;
+        if updated.rows_affected() == 1 {
+            return Ok(());
+        }
+        if !self.tenant_exists(name).await? {
+            return Err(SysDbError::NotFound(format!("Tenant [{name}] not found")));
+        }
+        Err(SysDbError::AlreadyExists(taken()))
+    }
+
     pub async fn create_database(&self, tenant: &str, name: &str) -> Result<Database, SysDbError> {
         if !self.tenant_exists(tenant).await? {
             return Err(SysDbError::NotFound(format!("Tenant {tenant} not found")));

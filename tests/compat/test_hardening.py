@@ -89,7 +89,7 @@ def test_unknown_routes_ask_for_a_key_first(tmp_path):
                                  check=True, capture_output=True, text=True).stdout
         token = json.loads(created)["key"]
         error(httpx.get(s.url + "/api/v2/no/such/route", headers={"x-chroma-token": token}),
-              404, "NotFoundError")
+              501, "ChromaError")
     finally:
         s.stop()
 

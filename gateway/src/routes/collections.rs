@@ -6,8 +6,7 @@ use axum::http::Method;
 use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Map, Value};
-use silt_common::distance::Distance;
+use serde_json::{json, Value};
 use silt_common::{CollectionId, SiltError};
 use silt_sysdb::{Collection, CollectionUpdate, NewCollection};
 
@@ -18,6 +17,7 @@ use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{Caller, RouteAccess};
 use crate::validate::{collection_metadata, collection_name};
+use crate::wire::configuration;
 use crate::{wire, GatewayState};
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -74,7 +74,7 @@ pub(crate) fn routes() -> Vec<Route> {
             op(
                 "update_collection",
                 "Collection",
-                "Renames a collection or replaces its metadata (the path names it by id)",
+                "Renames a collection, replaces its metadata or changes its configuration (the path names it by id)",
             )
             .body::<ModifyBody>()
             .ok::<wire::Empty>(),
@@ -109,52 +109,6 @@ struct CreateBody {
     get_or_create: bool,
 }
 
-/// Resolves the distance from the configuration (`hnsw.space` or `spann.space`) or the legacy
-/// `hnsw:space` metadata key, and records it in the configuration as Chroma reports it.
-fn configuration(config: Option<Value>, metadata: &Option<Value>) -> ApiResult<Value> {
-    let mut config = match config {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "configuration must be an object, got {other}"
-            )))
-        }
-    };
-    // Index settings are objects (or null); anything else would be stored and echoed back in
-    // configuration_json, where Chroma's server refuses it.
-    for key in ["hnsw", "spann"] {
-        if let Some(v) = config.get(key).filter(|v| !v.is_object() && !v.is_null()) {
-            return Err(ApiError::invalid(format!(
-                "configuration.{key} must be an object, got {v}"
-            )));
-        }
-    }
-    let from_config = ["/hnsw/space", "/spann/space"]
-        .iter()
-        .find_map(|p| Value::Object(config.clone()).pointer(p).cloned());
-    let from_metadata = metadata.as_ref().and_then(|m| m.get("hnsw:space")).cloned();
-    let space = match from_config.or(from_metadata) {
-        None | Some(Value::Null) => Distance::L2,
-        Some(Value::String(s)) => Distance::parse(&s).ok_or_else(|| {
-            ApiError::invalid(format!(
-                "Invalid distance function {s:?}: expected cosine, l2 or ip"
-            ))
-        })?,
-        Some(other) => {
-            return Err(ApiError::invalid(format!(
-                "Invalid distance function {other}"
-            )))
-        }
-    };
-    let hnsw = config.entry("hnsw").or_insert_with(|| json!({}));
-    if !hnsw.is_object() {
-        *hnsw = json!({});
-    }
-    hnsw["space"] = json!(space.as_str());
-    Ok(Value::Object(config))
-}
-
 async fn create(
     State(s): State<GatewayState>,
     Extension(caller): Extension<Caller>,
@@ -162,7 +116,7 @@ async fn create(
     Body(body): Body<CreateBody>,
 ) -> ApiResult<Json<Value>> {
     collection_name(&body.name)?;
-    let metadata = collection_metadata(&body.metadata, &caller.limits)?;
+    let metadata = collection_metadata("metadata", &body.metadata, &caller.limits)?;
     let max = caller.limits.max_collections_per_tenant;
     if s.sysdb.count_tenant_collections(&tenant).await? >= max {
         // get_or_create of an existing collection creates nothing, so it stays allowed.
@@ -183,7 +137,7 @@ async fn create(
             }
         }
     }
-    let configuration = configuration(body.configuration, &metadata)?;
+    let configuration = configuration::for_create(body.configuration, &metadata)?;
     let (collection, _) = s
         .sysdb
         .create_collection(NewCollection {
@@ -276,7 +230,7 @@ struct ModifyBody {
     #[schemars(with = "Option<wire::Metadata>")]
     new_metadata: Option<Value>,
     #[serde(default)]
-    #[allow(dead_code)]
+    #[schemars(with = "Option<wire::CollectionConfiguration>")]
     new_configuration: Option<Value>,
 }
 
@@ -290,7 +244,7 @@ async fn modify(
     if let Some(name) = &body.new_name {
         collection_name(name)?;
     }
-    let metadata = collection_metadata(&body.new_metadata, &caller.limits)?;
+    let metadata = collection_metadata("new_metadata", &body.new_metadata, &caller.limits)?;
     if let Some(space) = metadata.as_ref().and_then(|m| m.get("hnsw:space")) {
         if Some(space.as_str().unwrap_or_default()) != Some(c.distance().as_str()) {
             return Err(ApiError::invalid(
@@ -298,15 +252,24 @@ async fn modify(
             ));
         }
     }
-    s.sysdb
-        .update_collection(
-            c.id,
-            CollectionUpdate {
-                name: body.new_name,
-                metadata,
-            },
-        )
-        .await?;
+    // Checked before anything changes, so a refused configuration leaves the name as it was.
+    let configuration = configuration::for_update(&c.configuration, body.new_configuration)?;
+    if body.new_name.is_some() || metadata.is_some() {
+        s.sysdb
+            .update_collection(
+                c.id,
+                CollectionUpdate {
+                    name: body.new_name,
+                    metadata,
+                },
+            )
+            .await?;
+    }
+    if let Some(configuration) = configuration {
+        s.sysdb
+            .set_collection_configuration(c.id, &configuration)
+            .await?;
+    }
     Ok(Json(json!({})))
 }
 
@@ -316,19 +279,4 @@ async fn delete(
 ) -> ApiResult<Json<Value>> {
     s.sysdb.delete_collection(&tenant, &database, &name).await?;
     Ok(Json(json!({})))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn index_settings_must_be_objects() {
-        assert!(configuration(Some(json!({"spann": "__main__"})), &None).is_err());
-        assert!(configuration(Some(json!({"hnsw": 3})), &None).is_err());
-        let c = configuration(Some(json!({"hnsw": null, "spann": null})), &None).unwrap();
-        assert_eq!(c["hnsw"]["space"], "l2");
-        let c = configuration(Some(json!({"spann": {"space": "cosine"}})), &None).unwrap();
-        assert_eq!(c["hnsw"]["space"], "cosine");
-    }
 }

@@ -18,11 +18,10 @@ use axum::handler::Handler;
 use axum::http::HeaderMap;
 use axum::http::Method;
 use axum::middleware::{from_fn_with_state, map_response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
-use silt_common::ErrorKind;
 
-use crate::error::ApiError;
 use crate::tenancy::{guard, RouteAccess, RouteGuard};
 use crate::GatewayState;
 
@@ -112,14 +111,12 @@ pub fn router(state: GatewayState) -> Router {
         .with_state(state)
 }
 
-/// A path no route serves. With auth on, the caller must present a valid key first: the API's
-/// shape is not disclosed to anyone without one.
-async fn unknown_route(State(state): State<GatewayState>, headers: HeaderMap) -> ApiError {
+/// A path no route serves: Chroma's "not implemented" (501, `ChromaError`), so a client can
+/// tell a feature Silt lacks from a missing collection (404). With auth on, the caller must
+/// present a valid key first: the API's shape is not disclosed to anyone without one.
+async fn unknown_route(State(state): State<GatewayState>, headers: HeaderMap) -> Response {
     if let Err(refused) = state.tenancy.authenticate(&headers).await {
-        return refused;
+        return refused.into_response();
     }
-    ApiError::new(
-        ErrorKind::NotFound,
-        "No such route in Silt's Chroma-compatible API",
-    )
+    crate::error::not_implemented("This route is not implemented by Silt's Chroma-compatible API")
 }

@@ -116,6 +116,14 @@ async fn check_dimension(
     Ok(())
 }
 
+/// `n` results at most, bounded by what the collection can hold: no more records than log
+/// entries were ever written (the catalog's log position counts every acknowledged write, so
+/// the bound is exact for strong reads too). Without a quota this is what keeps a huge
+/// `limit` or `n_results` from sizing the query service's buffers.
+fn within_collection(c: &Collection, n: usize) -> usize {
+    n.min(usize::try_from(c.log_position).unwrap_or(usize::MAX).max(1))
+}
+
 /// Refuses a write that could take the collection past its records quota. Nothing can hold
 /// more records than log entries were ever written, so the exact count is only needed near
 /// the limit.
@@ -126,11 +134,11 @@ async fn check_records_quota(
     limits: &Limits,
 ) -> ApiResult<()> {
     let max = limits.max_records_per_collection;
-    if c.log_position + adding as u64 <= max {
+    if c.log_position.saturating_add(adding as u64) <= max {
         return Ok(());
     }
     let now = s.query.count(c.id, Consistency::Strong).await?;
-    if now + adding as u64 > max {
+    if now.saturating_add(adding as u64) > max {
         return Err(ApiError::quota(format!(
             "Collection holds {now} records; adding {adding} would pass its quota of {max}"
         )));
@@ -221,6 +229,10 @@ struct DeleteBody {
     limit: Option<u32>,
 }
 
+/// Chroma's rules and count: ids alone are deleted as given (one delete logged per id, and
+/// `deleted` counts them whether or not they existed, as Chroma's server answers); with
+/// `where` or `where_document` the matches are resolved first (strongly consistent, within
+/// `ids` if given) and counted. Nothing to match at all deletes nothing.
 async fn delete(
     State(s): State<GatewayState>,
     Extension(caller): Extension<Caller>,
@@ -229,46 +241,60 @@ async fn delete(
 ) -> ApiResult<Json<Value>> {
     let c = resolve(&s, &tenant, &database, &id).await?;
     let filters = body.filter.parse()?;
-    if filters.ids.is_none() && filters.r#where.is_none() && filters.where_document.is_none() {
+    let has_filter = filters.r#where.is_some() || filters.where_document.is_some();
+    if filters.ids.as_ref().is_some_and(Vec::is_empty) && !has_filter {
         return Err(ApiError::invalid(
-            "Delete needs ids, where or where_document",
+            "Validation error: ids, where: Either ids or where must be specified",
         ));
     }
-    if let Some(ids) = &filters.ids {
-        if ids.len() > caller.limits.max_batch_size {
-            return Err(ApiError::new(
-                ErrorKind::TooLarge,
-                format!(
-                    "Batch size {} exceeds the maximum of {}",
-                    ids.len(),
-                    caller.limits.max_batch_size
-                ),
-            ));
-        }
+    if body.limit.is_some() && !has_filter {
+        return Err(ApiError::invalid(
+            "Validation error: limit, where: limit can only be specified when a where clause is provided",
+        ));
     }
-    // Resolve what matches now (strongly consistent), then log one delete per match.
-    let matched = s
-        .query
-        .get(GetRequest {
-            collection: c.id,
-            filters,
-            limit: body.limit.map(|l| l as usize),
-            offset: 0,
-            include: Include::default(),
-            consistency: Consistency::Strong,
-        })
-        .await?;
-    if !matched.is_empty() {
-        for chunk in matched.chunks(caller.limits.max_batch_size.max(1)) {
-            let ops = chunk
-                .iter()
-                .map(|r| OperationRecord::delete(r.id.clone()))
-                .collect();
-            s.log.append(c.id, ops).await?;
-        }
+    if let Some(ids) = filters
+        .ids
+        .as_ref()
+        .filter(|ids| ids.len() > caller.limits.max_batch_size)
+    {
+        return Err(ApiError::new(
+            ErrorKind::TooLarge,
+            format!(
+                "Batch size {} exceeds the maximum of {}",
+                ids.len(),
+                caller.limits.max_batch_size
+            ),
+        ));
     }
-    s.usage.wrote(&tenant, matched.len());
-    Ok(Json(json!({ "deleted": matched.len() })))
+    let doomed: Vec<String> = if has_filter {
+        s.query
+            .get(GetRequest {
+                collection: c.id,
+                filters,
+                limit: body.limit.map(|l| within_collection(&c, l as usize)),
+                offset: 0,
+                include: Include::default(),
+                consistency: Consistency::Strong,
+            })
+            .await?
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+    } else {
+        filters.ids.unwrap_or_default()
+    };
+    let deleted = doomed.len();
+    let mut doomed = doomed.into_iter().peekable();
+    while doomed.peek().is_some() {
+        let ops = doomed
+            .by_ref()
+            .take(caller.limits.max_batch_size.max(1))
+            .map(OperationRecord::delete)
+            .collect();
+        s.log.append(c.id, ops).await?;
+    }
+    s.usage.wrote(&tenant, deleted);
+    Ok(Json(json!({ "deleted": deleted })))
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -312,7 +338,7 @@ async fn get_records(
         .get(GetRequest {
             collection: c.id,
             filters: body.filter.parse()?,
-            limit: body.limit.map(|l| l as usize),
+            limit: body.limit.map(|l| within_collection(&c, l as usize)),
             offset: body.offset.unwrap_or(0) as usize,
             include: projection.fields,
             consistency,
@@ -381,7 +407,7 @@ async fn query(
             collection: c.id,
             filters: body.filter.parse()?,
             query_embeddings: embeddings,
-            n_results: body.n_results,
+            n_results: within_collection(&c, body.n_results),
             include: projection.fields,
             consistency,
         })

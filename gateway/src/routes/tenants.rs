@@ -26,6 +26,21 @@ pub(crate) fn routes() -> Vec<Route> {
         ),
         route(Method::GET, "/api/v2/tenants/{tenant}", Read, get_tenant)
             .doc(op("get_tenant", "Tenant", "A tenant by name").ok::<wire::Tenant>()),
+        route(
+            Method::PATCH,
+            "/api/v2/tenants/{tenant}",
+            TenantAdmin,
+            update_tenant,
+        )
+        .doc(
+            op(
+                "update_tenant",
+                "Tenant",
+                "Sets the tenant's resource name (once: 409 when it has one)",
+            )
+            .body::<UpdateTenantBody>()
+            .ok::<wire::Empty>(),
+        ),
         route(Method::POST, dbs, TenantAdmin, create_database).doc(
             op("create_database", "Database", "Creates a database")
                 .body::<NameBody>()
@@ -57,6 +72,14 @@ struct NameBody {
     name: String,
 }
 
+/// What Chroma's `PATCH /api/v2/tenants/{tenant}` sets: the tenant's resource name.
+#[derive(Deserialize, JsonSchema)]
+#[schemars(rename = "UpdateTenantPayload")]
+struct UpdateTenantBody {
+    #[schemars(length(min = 1, max = 256))]
+    resource_name: String,
+}
+
 #[derive(Deserialize, JsonSchema)]
 pub(crate) struct Page {
     /// Most items to return.
@@ -79,10 +102,24 @@ async fn get_tenant(
     State(s): State<GatewayState>,
     Path(tenant): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    if !s.sysdb.tenant_exists(&tenant).await? {
-        return Err(silt_common::SiltError::not_found(format!("Tenant {tenant} not found")).into());
-    }
-    Ok(Json(json!({ "name": tenant, "resource_name": null })))
+    let resource_name = s.sysdb.tenant_resource_name(&tenant).await?;
+    Ok(Json(
+        json!({ "name": tenant, "resource_name": resource_name }),
+    ))
+}
+
+/// As Chroma's distributed catalog does: the name is set once (a second PATCH, or a name
+/// another tenant holds, is 409) and `GET` reports it.
+async fn update_tenant(
+    State(s): State<GatewayState>,
+    Path(tenant): Path<String>,
+    Body(body): Body<UpdateTenantBody>,
+) -> ApiResult<Json<Value>> {
+    plain_name("resource", &body.resource_name)?;
+    s.sysdb
+        .set_tenant_resource_name(&tenant, &body.resource_name)
+        .await?;
+    Ok(Json(json!({})))
 }
 
 async fn create_database(
