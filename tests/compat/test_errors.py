@@ -116,7 +116,6 @@ def test_unknown_collection_and_database_are_404(http, collection):
         (f"{base}/no-such-name", "delete", None),
         ("/tenants/default_tenant/databases/nope/collections", "get", None),
         ("/tenants/nope", "get", None),
-        ("/no/such/route", "get", None),
     ]:
         r = http.request(method, path, json=body)
         error(r, 404, "NotFoundError")
