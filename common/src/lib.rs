@@ -16,6 +16,7 @@ pub mod record;
 pub mod routing;
 pub mod rpc;
 pub mod storage;
+pub mod trace;
 
 pub use error::{ErrorKind, RemoteCause, SiltError, SiltResult};
 pub use ids::CollectionId;

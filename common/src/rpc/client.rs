@@ -127,22 +127,21 @@ impl RpcClient {
             if left.is_zero() {
                 break;
             }
-            let attempt = self
-                .http
-                .post(format!("{}{}", node.address, path))
-                .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-                .header(
-                    super::TIMEOUT_HEADER,
-                    self.config
-                        .attempt_timeout
-                        .min(left)
-                        .as_millis()
-                        .to_string(),
-                )
-                .timeout(self.config.attempt_timeout.min(left))
-                .body(body.clone())
-                .send()
-                .await;
+            let attempt =
+                crate::trace::forward(self.http.post(format!("{}{}", node.address, path)))
+                    .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
+                    .header(
+                        super::TIMEOUT_HEADER,
+                        self.config
+                            .attempt_timeout
+                            .min(left)
+                            .as_millis()
+                            .to_string(),
+                    )
+                    .timeout(self.config.attempt_timeout.min(left))
+                    .body(body.clone())
+                    .send()
+                    .await;
             let failure = match attempt {
                 Ok(response) => {
                     let status = response.status().as_u16();

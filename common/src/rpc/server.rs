@@ -34,7 +34,13 @@ pub const TIMEOUT_HEADER: &str = "x-silt-timeout-ms";
 /// Runs the handler only as long as its caller waits for the answer. Past that the caller has
 /// given up (and failed over, or answered 503), so the work is dropped: its object-store
 /// reads stop instead of running on for nobody. Calls without the header run unbounded.
+/// The handler also runs inside the caller's request (`crate::trace`): its log lines carry
+/// the caller's request id.
 pub async fn within_caller_deadline(request: Request, next: Next) -> Response {
+    crate::trace::serve_internal_call(request, |request| bounded_by_caller(request, next)).await
+}
+
+async fn bounded_by_caller(request: Request, next: Next) -> Response {
     let timeout = request
         .headers()
         .get(TIMEOUT_HEADER)
