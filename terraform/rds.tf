@@ -35,7 +35,6 @@ resource "aws_db_parameter_group" "catalog" {
 
 resource "aws_db_instance" "catalog" {
   #checkov:skip=CKV_AWS_161:Silt authenticates with a password from Secrets Manager; IAM tokens expire every 15 minutes and Silt's connection pool cannot renew them.
-  #checkov:skip=CKV2_AWS_69:rds.force_ssl follows db_require_tls, off by default only because the silt binary's Postgres driver is built without TLS; the database is reachable only from Silt's security groups inside private subnets.
   identifier     = "${var.name}-catalog"
   engine         = "postgres"
   engine_version = var.db_engine_version

@@ -155,9 +155,9 @@ variable "db_deletion_protection" {
 }
 
 variable "db_require_tls" {
-  description = "Make Postgres refuse unencrypted connections and have Silt ask for TLS (sslmode=require). Needs a silt binary built with sqlx TLS support; see README.md."
+  description = "Make Postgres refuse unencrypted connections and have Silt connect with TLS (sslmode=require). Turn off only to debug a connection problem."
   type        = bool
-  default     = false
+  default     = true
 }
 
 # --- Instances --------------------------------------------------------------------------
