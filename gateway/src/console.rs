@@ -34,7 +34,7 @@ struct Asset {
 }
 
 macro_rules! asset {
-    ($name:literal, $type:literal) => {
+    ($name:literal, $type:expr) => {
         Asset {
             name: $name,
             content_type: $type,
@@ -82,7 +82,8 @@ async fn file(Path(name): Path<String>) -> Response {
 
 fn serve(name: &str) -> Response {
     let Some(asset) = ASSETS.iter().find(|a| a.name == name) else {
-        return ApiError::new(ErrorKind::NotFound, "No such file in Silt's console").into_response();
+        return ApiError::new(ErrorKind::NotFound, "No such file in Silt's console")
+            .into_response();
     };
     let mut response = asset.body.into_response();
     let headers = response.headers_mut();

@@ -128,9 +128,13 @@ def test_overview_lists_databases_and_collections_with_counts(browser, auth_serv
     snap(page, screenshots, "collections")
 
     # Another tenant: this key may not read it, and the page says so with Silt's message.
+    refused = httpx.get(f"{auth_server.url}/api/v2/tenants/default_tenant/databases",
+                        headers={"x-chroma-token": auth_server.key})
+    assert refused.status_code == 403
     page.fill("#open-tenant", "default_tenant")
     page.click("form.open-tenant button")
-    expect(page.locator(".error")).to_contain_text("default_tenant", timeout=TIMEOUT_MS)
+    expect(page.locator(".databases .error")).to_contain_text(refused.json()["message"], timeout=TIMEOUT_MS)
+    assert page.url.endswith("#/tenants/default_tenant")
     assert_clean(tab)
 
 

@@ -24,6 +24,7 @@ export function percent(ratio) {
 
 export function seconds(s) {
   if (typeof s !== "number" || !Number.isFinite(s)) return "—";
+  if (s === 0) return "0 s";
   if (s < 1e-3) return `${(s * 1e6).toFixed(0)} µs`;
   if (s < 1) return `${(s * 1e3).toFixed(s < 0.01 ? 2 : 1)} ms`;
   if (s < 120) return `${s.toFixed(2)} s`;

@@ -119,14 +119,14 @@ function sparkline(values) {
   const points = values.filter((v) => v !== null);
   const width = 220;
   const height = 36;
-  if (points.length < 2) return svg("svg", { class: "spark", viewBox: `0 0 ${width} ${height}`, "aria-hidden": "true" });
+  if (points.length < 2) return svg("svg", { class: "spark", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", "aria-hidden": "true" });
   const max = Math.max(...points) || 1;
   const min = Math.min(0, ...points);
   const step = width / (values.length - 1);
   const coords = values
     .map((v, i) => (v === null ? null : `${(i * step).toFixed(1)},${(height - 2 - ((v - min) / (max - min || 1)) * (height - 4)).toFixed(1)}`))
     .filter(Boolean);
-  return svg("svg", { class: "spark", viewBox: `0 0 ${width} ${height}`, "aria-hidden": "true" }, svg("polyline", { points: coords.join(" ") }));
+  return svg("svg", { class: "spark", viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none", "aria-hidden": "true" }, svg("polyline", { points: coords.join(" ") }));
 }
 
 function panel(id, title, value, detail, history) {
