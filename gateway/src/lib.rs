@@ -7,6 +7,7 @@ mod body;
 mod console;
 mod error;
 mod limits;
+mod request_id;
 mod routes;
 mod tenancy;
 mod ttl_cache;

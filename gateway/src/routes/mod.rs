@@ -17,7 +17,7 @@ use axum::extract::State;
 use axum::handler::Handler;
 use axum::http::HeaderMap;
 use axum::http::Method;
-use axum::middleware::{from_fn_with_state, map_response};
+use axum::middleware::{from_fn, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter, MethodRouter};
 use axum::Router;
@@ -105,9 +105,15 @@ pub fn router(state: GatewayState) -> Router {
     }
     router
         .merge(crate::console::router())
+        .route_layer(from_fn(crate::request_id::record_route))
         .fallback(unknown_route)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(map_response(crate::error::json_error_body))
+        // Outermost, so every answer, errors included, carries the request id.
+        .layer(from_fn_with_state(
+            crate::request_id::RequestIds::system(),
+            crate::request_id::tag_request,
+        ))
         .with_state(state)
 }
 
