@@ -31,6 +31,13 @@ pub enum Command {
     Query(ClusterArgs),
     /// Distributed role: builds index versions and collects garbage.
     Compactor(ClusterArgs),
+    /// Copy tenants, databases and collections from a Chroma (or Silt) server into Silt over
+    /// the HTTP API; resumable with --state, verified at the end.
+    Migrate(crate::transfer::args::MigrateArgs),
+    /// Write collections (one, a database's, a tenant's) to Parquet files, locally or on s3://.
+    Export(crate::transfer::args::ExportArgs),
+    /// Load Parquet files written by `silt export` into a server.
+    Import(crate::transfer::args::ImportArgs),
 }
 
 #[derive(Args, Debug, Clone)]

@@ -9,6 +9,7 @@ mod memory;
 mod metrics;
 mod roles;
 mod serve;
+mod transfer;
 mod usage;
 
 use clap::Parser;
@@ -40,5 +41,8 @@ fn main() -> anyhow::Result<()> {
         cli::Command::Log(args) => runtime.block_on(roles::run_log(args)),
         cli::Command::Query(args) => runtime.block_on(roles::run_query(args)),
         cli::Command::Compactor(args) => runtime.block_on(roles::run_compactor(args)),
+        cli::Command::Migrate(args) => runtime.block_on(transfer::migrate(args)),
+        cli::Command::Export(args) => runtime.block_on(transfer::export(args)),
+        cli::Command::Import(args) => runtime.block_on(transfer::import(args)),
     }
 }
