@@ -4,6 +4,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use silt_common::clock::{DynEntropy, Entropy};
+use silt_common::trace::{self, RequestId};
 use silt_common::CollectionId;
 
 use futures::StreamExt;
@@ -15,6 +17,9 @@ use crate::{CompactError, Compactor, Outcome};
 const PAGE: u32 = 1000;
 /// Most collections one round compacts; the rest wait for the next round, oldest first.
 const ROUND_MAX: usize = 256;
+
+/// Where the ids of background rounds come from (they only group log lines).
+static ROUND_IDS: std::sync::LazyLock<DynEntropy> = std::sync::LazyLock::new(Entropy::system);
 
 /// A collection whose compaction keeps failing, and when it may be tried again.
 #[derive(Debug, Clone, Copy)]
@@ -145,14 +150,25 @@ impl Compactor {
             let mut rounds: u64 = 0;
             loop {
                 ticker.tick().await;
-                if let Err(e) = self.run_once().await {
-                    tracing::warn!(error = %e, "compaction round failed");
-                }
+                // Each round is traced as a request of its own (its log lines and the log
+                // nodes' lines for its calls share an id); ids drawn from the system, not
+                // `self.entropy`, so a simulation's draws do not depend on how often it ticks.
+                let round = RequestId::background("compaction", &ROUND_IDS);
+                trace::within(round, async {
+                    if let Err(e) = self.run_once().await {
+                        tracing::warn!(error = %e, "compaction round failed");
+                    }
+                })
+                .await;
                 rounds += 1;
                 if rounds.is_multiple_of(20) {
-                    if let Err(e) = self.collect_garbage(self.clock.now_ms()).await {
-                        tracing::warn!(error = %e, "garbage collection failed");
-                    }
+                    let round = RequestId::background("gc", &ROUND_IDS);
+                    trace::within(round, async {
+                        if let Err(e) = self.collect_garbage(self.clock.now_ms()).await {
+                            tracing::warn!(error = %e, "garbage collection failed");
+                        }
+                    })
+                    .await;
                 }
             }
         })

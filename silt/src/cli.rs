@@ -13,6 +13,17 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines as text for people, or as JSON objects (one per line) for log pipelines.
+    /// Which lines: SILT_LOG (a tracing filter, e.g. "info,silt=debug" to see every request
+    /// with its id).
+    #[arg(
+        long,
+        global = true,
+        env = "SILT_LOG_FORMAT",
+        value_enum,
+        default_value_t = crate::logging::LogFormat::Text
+    )]
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Subcommand)]

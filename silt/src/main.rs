@@ -5,6 +5,7 @@ mod admin;
 mod bench;
 mod cli;
 mod embedded;
+mod logging;
 mod memory;
 mod metrics;
 mod roles;
@@ -16,18 +17,7 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let cli = cli::Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("SILT_LOG").unwrap_or_else(|_| {
-                tracing_subscriber::EnvFilter::new(
-                    "info,sqlx=warn,foyer=warn,foyer_storage=warn,tantivy=warn",
-                )
-            }),
-        )
-        .with_writer(std::io::stderr)
-        // Colour codes only on a terminal: logs in files must stay greppable.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    logging::init(cli.log_format);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

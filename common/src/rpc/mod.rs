@@ -9,5 +9,7 @@ mod wire;
 
 pub use client::{Delivery, RpcClient, RpcConfig};
 pub use errors::{decode_error, encode_error, CONTENT_TYPE};
-pub use server::{answer, parse_message, within_caller_deadline, TIMEOUT_HEADER};
+pub use server::{
+    answer, parse_message, within_caller_deadline, within_caller_request, TIMEOUT_HEADER,
+};
 pub use wire::{from_bytes, to_bytes, Wire};

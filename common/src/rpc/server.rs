@@ -28,19 +28,20 @@ pub fn parse_message<T: Wire>(body: &[u8]) -> SiltResult<T> {
     from_bytes(body).map_err(|e| SiltError::invalid(format!("bad internal message: {e}")))
 }
 
+/// Serves the call inside its caller's request (`crate::trace`): the handler's log lines carry
+/// the caller's request id, and the call is logged at debug once answered. Every role's
+/// internal router runs behind it.
+pub async fn within_caller_request(request: Request, next: Next) -> Response {
+    crate::trace::serve_internal_call(request, |request| next.run(request)).await
+}
+
 /// How long the caller will wait for this answer, in ms: sent on every internal call.
 pub const TIMEOUT_HEADER: &str = "x-silt-timeout-ms";
 
 /// Runs the handler only as long as its caller waits for the answer. Past that the caller has
 /// given up (and failed over, or answered 503), so the work is dropped: its object-store
 /// reads stop instead of running on for nobody. Calls without the header run unbounded.
-/// The handler also runs inside the caller's request (`crate::trace`): its log lines carry
-/// the caller's request id.
 pub async fn within_caller_deadline(request: Request, next: Next) -> Response {
-    crate::trace::serve_internal_call(request, |request| bounded_by_caller(request, next)).await
-}
-
-async fn bounded_by_caller(request: Request, next: Next) -> Response {
     let timeout = request
         .headers()
         .get(TIMEOUT_HEADER)

@@ -23,7 +23,9 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         .serve(
             listener,
             with_healthz(
-                silt_log_service::router(Arc::new(log)),
+                silt_log_service::router(Arc::new(log)).layer(axum::middleware::from_fn(
+                    silt_common::rpc::within_caller_request,
+                )),
                 Metrics::default().store("log", stats),
             ),
             registration,

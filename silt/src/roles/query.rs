@@ -26,7 +26,12 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     cluster
         .serve(
             listener,
-            with_healthz(silt_query_service::router(node.clone()), metrics),
+            with_healthz(
+                silt_query_service::router(node.clone()).layer(axum::middleware::from_fn(
+                    silt_common::rpc::within_caller_request,
+                )),
+                metrics,
+            ),
             registration,
         )
         .await?;
