@@ -2,8 +2,10 @@
 # Runs every test: Rust unit and integration tests (SQLite and Postgres in a throwaway cluster;
 # memory, local directory and a real S3-compatible server), then Chroma's Python and JavaScript
 # clients against the real `silt` binary, embedded and as a cluster of processes, and the
-# cluster's failover tests. Installs what it needs (Postgres binaries, a Python venv with moto's
-# S3 server, node packages) when missing.
+# cluster's failover tests, the web console in a real browser, migration from Chroma's own server,
+# and the terraform checks. Installs what it needs (Postgres binaries, a Python venv with moto's
+# S3 server, Chroma's server in a venv of its own, Debian's chromium, node packages, checkov)
+# when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
@@ -42,6 +44,14 @@ step "The same compatibility suite against a cluster (gateway, 2 log, 3 query, c
 
 step "Cluster failover (kill -9 of each role, a joining query node), the stale log writer, and the nemesis (SILT_NEMESIS_SECONDS, default 30)"
 (cd tests/cluster && "$VENV/bin/python" -m pytest -q -s)
+
+step "Web console in a real browser (Debian's chromium driven by Playwright; screenshots in tests/console/screenshots)"
+"$REPO/scripts/ensure-chromium.sh"
+(cd tests/console && "$VENV/bin/python" -m pytest -q)
+
+step "silt migrate from Chroma's own server (chromadb in its own venv), silt export/import through Parquet, locally and on S3"
+"$REPO/scripts/chroma-venv.sh" >/dev/null
+(cd tests/migrate && "$VENV/bin/python" -m pytest -q)
 
 step "JavaScript client compatibility (npm chromadb + node --test)"
 if ! command -v node >/dev/null; then need_apt nodejs npm; fi
