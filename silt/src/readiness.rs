@@ -8,6 +8,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use silt_common::clock::{Clock, SystemClock};
+
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -80,12 +82,12 @@ impl Readiness {
     async fn checked(&self) -> Checked {
         let mut last = self.last.lock().await;
         if let Some((at, checked)) = last.as_ref() {
-            if at.elapsed() < REUSE {
+            if SystemClock.instant().saturating_duration_since(*at) < REUSE {
                 return checked.clone();
             }
         }
         let checked = self.run_checks().await;
-        *last = Some((Instant::now(), checked.clone()));
+        *last = Some((SystemClock.instant(), checked.clone()));
         checked
     }
 

@@ -65,7 +65,9 @@ async fn health_contract(db: SysDb) {
 
     // A failure is counted and shown until the next successful registration clears it.
     db.record_compaction_failure(a, "disk full").await.unwrap();
-    db.record_compaction_failure(a, &"x".repeat(2_000)).await.unwrap();
+    db.record_compaction_failure(a, &"x".repeat(2_000))
+        .await
+        .unwrap();
     let failing = db.failing_collections(10).await.unwrap();
     assert_eq!(failing.len(), 1);
     assert_eq!((failing[0].collection.id, failing[0].failures), (a, 2));
