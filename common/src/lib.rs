@@ -12,6 +12,7 @@ pub mod ids;
 pub mod index;
 pub mod keys;
 pub mod materialize;
+pub mod metrics;
 pub mod record;
 pub mod routing;
 pub mod rpc;

@@ -5,6 +5,7 @@
 mod build;
 mod error;
 mod gc;
+pub mod metrics;
 mod scheduler;
 mod version;
 

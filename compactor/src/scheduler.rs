@@ -85,6 +85,7 @@ impl Compactor {
             .now_ms()
             .saturating_sub(self.config.max_tail_age.as_millis() as i64);
         let mine = self.ownership().await?;
+        let mut lag = crate::metrics::Lag::new(self.clock.now_ms());
         let mut due = Vec::new();
         let mut after = None;
         loop {
@@ -100,6 +101,9 @@ impl Compactor {
             let last_page = page.len() < PAGE as usize;
             after = page.last().cloned();
             for tail in page {
+                if mine(&tail.id) {
+                    lag.add(tail.lag, tail.tail_since_ms);
+                }
                 if mine(&tail.id) && !self.backing_off(&tail.id, now) {
                     due.push(tail.id);
                     if due.len() >= ROUND_MAX {
@@ -117,7 +121,13 @@ impl Compactor {
     pub async fn run_once(&self) -> Result<usize, CompactError> {
         let ids = self.due().await?;
         let outcomes: Vec<_> = futures::stream::iter(ids)
-            .map(|id| async move { (id, self.compact(id).await) })
+            .map(|id| async move {
+                let started = self.clock.instant();
+                let outcome = self.compact(id).await;
+                let took = self.clock.instant().saturating_duration_since(started);
+                crate::metrics::compaction(&outcome, took);
+                (id, outcome)
+            })
             .buffer_unordered(self.config.parallelism.max(1))
             .collect()
             .await;

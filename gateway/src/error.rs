@@ -73,6 +73,8 @@ impl IntoResponse for ApiError {
         }
         let body = Json(serde_json::json!({"error": name, "message": self.0.message}));
         let mut response = (status, body).into_response();
+        // For the gateway's metrics, which count quota refusals by tenant.
+        response.extensions_mut().insert(self.0.kind);
         if status == StatusCode::TOO_MANY_REQUESTS {
             response
                 .headers_mut()

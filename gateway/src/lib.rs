@@ -7,6 +7,7 @@ mod body;
 mod console;
 mod error;
 mod limits;
+pub mod metrics;
 mod request_id;
 mod routes;
 mod tenancy;

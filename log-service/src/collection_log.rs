@@ -93,6 +93,16 @@ impl CollectionLog {
         self.last_used_ms.store(now_ms, Ordering::Relaxed);
     }
 
+    /// The span of the tail, for metrics; `None` while a writer or reader holds it.
+    pub fn tail_span(&self) -> Option<crate::metrics::TailSpan> {
+        let tail = self.tail.try_lock().ok()?;
+        Some(crate::metrics::TailSpan {
+            records: tail.entries.len(),
+            first: tail.entries.front().map_or(0, |e| e.offset),
+            last: tail.entries.back().map_or(0, |e| e.offset),
+        })
+    }
+
     /// Idle and with nothing queued: safe to drop from memory.
     pub fn is_idle(&self, now_ms: u64, idle_ms: u64) -> bool {
         let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());

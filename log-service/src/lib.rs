@@ -9,6 +9,7 @@ mod config;
 mod error;
 mod fragment;
 mod gc;
+pub mod metrics;
 mod object_log;
 mod recovery;
 mod server;

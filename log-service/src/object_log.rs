@@ -65,6 +65,12 @@ impl ObjectLog {
             .len()
     }
 
+    /// The span of every resident collection's tail, for metrics.
+    fn tail_spans(&self) -> Vec<(CollectionId, Option<crate::metrics::TailSpan>)> {
+        let map = self.collections.lock().unwrap_or_else(|p| p.into_inner());
+        map.iter().map(|(id, log)| (*id, log.tail_span())).collect()
+    }
+
     /// Drops the state of collections idle for longer than the configured time.
     pub fn evict_idle(&self) -> usize {
         let now = self.shared.now_ms();
@@ -99,14 +105,23 @@ impl ObjectLog {
 
     /// Runs idle eviction every `every` until the task is aborted. Garbage collection is the
     /// compactors' (each collects the collections it compacts, by rendezvous hash): a log node
-    /// collecting too would only repeat their LISTs.
+    /// collecting too would only repeat their LISTs. With metrics on, the tails are also
+    /// sampled for `/metrics` each second.
     pub fn spawn_maintenance(&self, every: Duration) -> JoinHandle<()> {
         let this = self.clone();
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(every);
+            let mut sampling = tokio::time::interval(crate::metrics::SAMPLE_EVERY);
+            let mut tails = crate::metrics::TailWatch::default();
             loop {
-                ticker.tick().await;
-                this.evict_idle();
+                tokio::select! {
+                    _ = ticker.tick() => {
+                        this.evict_idle();
+                    }
+                    _ = sampling.tick(), if silt_common::metrics::enabled() => {
+                        tails.sample(this.shared.now_ms(), this.tail_spans());
+                    }
+                }
             }
         })
     }

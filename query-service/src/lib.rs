@@ -4,6 +4,7 @@
 
 mod client;
 mod execute;
+pub mod metrics;
 mod node;
 mod range_cache;
 mod read;

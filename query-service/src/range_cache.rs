@@ -209,12 +209,16 @@ impl RangeCache {
         self.stats
             .hits
             .fetch_add((requests.len() - missing.len()) as u64, Ordering::Relaxed);
+        let hit_bytes = out.iter().flatten().map(Bytes::len).sum();
+        crate::metrics::cache_lookup(requests.len() - missing.len(), hit_bytes);
         if !missing.is_empty() {
             self.stats
                 .misses
                 .fetch_add(missing.len() as u64, Ordering::Relaxed);
             self.stats.round_trips.fetch_add(1, Ordering::Relaxed);
+            crate::metrics::cache_misses(missing.len());
             let fetched = self.fetch_from_store(requests, &missing).await?;
+            crate::metrics::cache_miss_bytes(fetched.iter().map(Bytes::len).sum());
             for (i, bytes) in missing.into_iter().zip(fetched) {
                 self.cache.insert(keys[i].clone(), bytes.clone());
                 out[i] = Some(bytes);

@@ -126,6 +126,7 @@ impl TailCache {
         }
         if bytes > self.budget_bytes / 4 {
             // One huge tail would push out every other collection's; read it from the log.
+            crate::metrics::tail_cache_bytes(inner.bytes);
             return;
         }
         inner.bytes += bytes;
@@ -152,6 +153,7 @@ impl TailCache {
                 inner.bytes -= t.bytes;
             }
         }
+        crate::metrics::tail_cache_bytes(inner.bytes);
     }
 }
 

@@ -364,6 +364,11 @@ pub struct Tuning {
     /// would tell any caller every tenant's name and usage.
     #[arg(long, env = "SILT_TENANT_METRICS_ADDR")]
     pub tenant_metrics_addr: Option<String>,
+    /// Record metrics for `/metrics` (request, store and RPC latency, cache, log, compaction
+    /// and membership series). `false` turns recording off; `/metrics` then carries only the
+    /// per-tenant metering series, which metering keeps anyway.
+    #[arg(long, env = "SILT_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics: bool,
     /// How long API keys and quotas read from the catalog are cached, in ms (revocations and
     /// quota changes take effect within it).
     #[arg(long, env = "SILT_CATALOG_CACHE_MS", default_value_t = 5000)]

@@ -13,7 +13,6 @@ use silt_query_service::{QueryNode, QueryService};
 use silt_sysdb::SysDb;
 
 use crate::cli::RunArgs;
-use crate::metrics::Metrics;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.path)
@@ -24,15 +23,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         &objects.to_string_lossy(),
         &S3Settings::default(),
     )?);
-    // One counter per component, so `/metrics` tells a write's requests from a query's.
+    crate::metrics::install(args.tuning.metrics).context("installing the metrics recorder")?;
+    // One store per component, so `/metrics` tells a write's requests from a query's.
     let counted = |component: &'static str| {
-        let store = CountingStore::new(base.clone());
-        let stats = store.stats();
-        (Arc::new(store) as DynStore, (component, stats))
+        Arc::new(CountingStore::for_component(base.clone(), component)) as DynStore
     };
-    let (log_store, log_stats) = counted("log");
-    let (query_store, query_stats) = counted("query");
-    let (compactor_store, compactor_stats) = counted("compactor");
+    let log_store = counted("log");
+    let query_store = counted("query");
+    let compactor_store = counted("compactor");
     let sysdb = SysDb::connect(&format!("sqlite://{}", data.join("catalog.db").display()))
         .await
         .context("opening the catalog")?;
@@ -77,16 +75,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let usage = state.usage.clone();
     let usage_flusher = spawn_usage_flusher(usage.clone(), sysdb, args.tuning.usage_schedule());
     let app = silt_gateway::router(state);
-    let (mut metrics, _tenant_metrics) = crate::usage::tenant_metrics(
-        Metrics::default().query_node(query_node.clone()),
+    let (metrics, _tenant_metrics) = crate::usage::tenant_metrics(
         &usage,
         args.auth,
         args.tuning.tenant_metrics_addr.as_deref(),
     )
     .await?;
-    for (component, stats) in [log_stats, query_stats, compactor_stats] {
-        metrics = metrics.store(component, stats);
-    }
     let app = metrics.serve_on(app);
     let addr = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&addr)

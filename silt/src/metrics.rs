@@ -1,89 +1,140 @@
-//! `/metrics` in Prometheus' text format: object-store requests and bytes by component and
-//! kind, and the query cache's hits, misses and round trips. Counts, not times: the benchmark
-//! reads them to attribute requests to one write batch or one query.
+//! `/metrics` in Prometheus' text format. Each crate names, describes and records its own
+//! series through the `metrics` facade (`silt_common::metrics`, `silt_gateway::metrics`, ...);
+//! this module installs the one recorder of the process, renders it on every role's `/metrics`,
+//! and adds the per-tenant metering series.
+//!
+//! Tenant-labelled series are all named `silt_tenant_*`. They are on the public `/metrics` only
+//! when anyone may read any tenant anyway (auth off); with auth they are served only on
+//! `--tenant-metrics-addr` (`crate::usage::tenant_metrics`).
 
-use std::fmt::Write;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use axum::http::header::CONTENT_TYPE;
 use axum::routing::get;
 use axum::Router;
-use silt_common::storage::StoreStats;
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use silt_gateway::UsageMeter;
-use silt_query_service::QueryNode;
 
-#[derive(Clone, Default)]
+/// The prefix of every tenant-labelled series.
+pub const TENANT_PREFIX: &str = "silt_tenant_";
+
+/// Request and call latencies: half a millisecond (a cached query) to half a minute.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Compactions: a small collection's take milliseconds, a bulk load's minutes.
+const COMPACTION_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
+];
+/// How often histograms are folded into their buckets between scrapes, so that memory does not
+/// grow with the number of observations when nobody scrapes.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The process's recorder; `None` when recording is off.
+static RECORDER: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// Installs the process's recorder (once; later calls keep the first choice) and describes
+/// every series. With `enabled` false nothing is recorded: the facade's calls are no-ops.
+pub fn install(enabled: bool) -> Result<(), BuildError> {
+    if RECORDER.get().is_some() {
+        return Ok(());
+    }
+    let handle = if enabled {
+        let handle = PrometheusBuilder::new()
+            .set_buckets(LATENCY_BUCKETS)?
+            .set_buckets_for_metric(
+                Matcher::Full(silt_compactor::metrics::DURATION.to_string()),
+                COMPACTION_BUCKETS,
+            )?
+            .install_recorder()?;
+        silt_common::metrics::set_enabled(true);
+        describe_all();
+        let upkeep = handle.clone();
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(UPKEEP_EVERY);
+            loop {
+                ticker.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+        Some(handle)
+    } else {
+        tracing::info!("metrics recording is off (--metrics false)");
+        None
+    };
+    let _ = RECORDER.set(handle);
+    Ok(())
+}
+
+fn describe_all() {
+    silt_common::metrics::describe();
+    silt_gateway::metrics::describe();
+    silt_query_service::metrics::describe();
+    silt_log_service::metrics::describe();
+    silt_compactor::metrics::describe();
+    silt_sysdb::metrics::describe();
+}
+
+/// Which series a `/metrics` endpoint shows.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    /// Everything but the tenant-labelled series.
+    Public,
+    /// Everything.
+    All,
+    /// Only the tenant-labelled series (the operators' listener).
+    Tenants,
+}
+
+#[derive(Clone)]
 pub struct Metrics {
-    stores: Vec<(&'static str, Arc<StoreStats>)>,
-    query: Option<Arc<QueryNode>>,
+    shown: Shown,
     usage: Option<Arc<UsageMeter>>,
 }
 
+impl Default for Metrics {
+    /// The recorded series without the tenant-labelled ones.
+    fn default() -> Self {
+        Metrics {
+            shown: Shown::Public,
+            usage: None,
+        }
+    }
+}
+
 impl Metrics {
-    /// Counts the object-store requests `component` (log, query, compactor) makes.
-    pub fn store(mut self, component: &'static str, stats: Arc<StoreStats>) -> Self {
-        self.stores.push((component, stats));
-        self
+    /// Also shows the tenant-labelled series, with `meter`'s metering series.
+    pub fn with_tenants(meter: Arc<UsageMeter>) -> Self {
+        Metrics {
+            shown: Shown::All,
+            usage: Some(meter),
+        }
     }
 
-    pub fn query_node(mut self, node: Arc<QueryNode>) -> Self {
-        self.query = Some(node);
-        self
-    }
-
-    /// Per-tenant metering series (a gateway's).
-    pub fn usage(mut self, meter: Arc<UsageMeter>) -> Self {
-        self.usage = Some(meter);
-        self
+    /// Only the tenant-labelled series, with `meter`'s metering series.
+    pub fn tenants_only(meter: Arc<UsageMeter>) -> Self {
+        Metrics {
+            shown: Shown::Tenants,
+            usage: Some(meter),
+        }
     }
 
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let requests = "silt_object_store_requests_total";
-        let bytes = "silt_object_store_bytes_total";
-        let _ = writeln!(out, "# TYPE {requests} counter");
-        for (component, stats) in &self.stores {
-            let s = stats.snapshot();
-            for (op, n) in [
-                ("get", s.gets),
-                ("put", s.puts),
-                ("list", s.lists),
-                ("delete", s.deletes),
-                ("copy", s.copies),
-            ] {
-                let _ = writeln!(
-                    out,
-                    "{requests}{{component=\"{component}\",op=\"{op}\"}} {n}"
-                );
+        let recorded = match RECORDER.get() {
+            Some(Some(handle)) => {
+                handle.run_upkeep();
+                handle.render()
             }
-        }
-        let _ = writeln!(out, "# TYPE {bytes} counter");
-        for (component, stats) in &self.stores {
-            let s = stats.snapshot();
-            for (op, n) in [("get", s.get_bytes), ("put", s.put_bytes)] {
-                let _ = writeln!(out, "{bytes}{{component=\"{component}\",op=\"{op}\"}} {n}");
-            }
-        }
-        if let Some(node) = &self.query {
-            let c = node.cache().stats();
-            let load =
-                |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-            for (name, n) in [
-                ("silt_query_cache_hits_total", load(&c.hits)),
-                ("silt_query_cache_misses_total", load(&c.misses)),
-                ("silt_query_cache_round_trips_total", load(&c.round_trips)),
-            ] {
-                let _ = writeln!(out, "# TYPE {name} counter\n{name} {n}");
-            }
-            let name = "silt_query_tail_cache_bytes";
-            let _ = writeln!(
-                out,
-                "# TYPE {name} gauge\n{name} {}",
-                node.tail_cache_bytes()
-            );
-        }
+            _ => String::new(),
+        };
+        let mut out = match self.shown {
+            Shown::All => recorded,
+            Shown::Public => families(&recorded, |name| !name.starts_with(TENANT_PREFIX)),
+            Shown::Tenants => families(&recorded, |name| name.starts_with(TENANT_PREFIX)),
+        };
         if let Some(meter) = &self.usage {
-            crate::usage::render_metrics(&mut out, meter);
+            out.push_str(&crate::usage::render_metrics(meter));
         }
         out
     }
@@ -100,19 +151,59 @@ impl Metrics {
     }
 }
 
+/// The series name a line of the text format is about (`None`: a blank line).
+fn series_of(line: &str) -> Option<&str> {
+    let rest = line
+        .strip_prefix("# HELP ")
+        .or_else(|| line.strip_prefix("# TYPE "))
+        .unwrap_or(line);
+    let end = rest.find(['{', ' ']).unwrap_or(rest.len());
+    Some(&rest[..end]).filter(|name| !name.is_empty())
+}
+
+/// The lines of `text` whose series `keep` accepts (blank separators follow their family).
+fn families(text: &str, keep: impl Fn(&str) -> bool) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut keeping = true;
+    for line in text.lines() {
+        if let Some(name) = series_of(line) {
+            keeping = keep(name);
+        }
+        if keeping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::Ordering;
+
+    const TEXT: &str =
+        "# HELP silt_a_total a\n# TYPE silt_a_total counter\nsilt_a_total{op=\"get\"} 7\n\n\
+# TYPE silt_tenant_writes_total counter\nsilt_tenant_writes_total{tenant=\"acme\"} 1\n\n\
+# TYPE silt_b_seconds histogram\nsilt_b_seconds_bucket{le=\"1\"} 2\nsilt_b_seconds_count 2\n\n";
 
     #[test]
-    fn renders_requests_by_component_and_kind() {
-        let log = Arc::new(StoreStats::default());
-        log.puts.store(7, Ordering::Relaxed);
-        log.put_bytes.store(700, Ordering::Relaxed);
-        let text = Metrics::default().store("log", log).render();
-        assert!(text.contains("silt_object_store_requests_total{component=\"log\",op=\"put\"} 7\n"));
-        assert!(text.contains("silt_object_store_requests_total{component=\"log\",op=\"get\"} 0\n"));
-        assert!(text.contains("silt_object_store_bytes_total{component=\"log\",op=\"put\"} 700\n"));
+    fn the_public_view_leaves_out_only_the_tenant_families() {
+        let public = families(TEXT, |n| !n.starts_with(TENANT_PREFIX));
+        assert!(!public.contains("tenant"));
+        assert!(public.contains("silt_a_total{op=\"get\"} 7\n"));
+        assert!(public.contains("silt_b_seconds_count 2\n"));
+        let tenants = families(TEXT, |n| n.starts_with(TENANT_PREFIX));
+        assert_eq!(
+            tenants,
+            "# TYPE silt_tenant_writes_total counter\nsilt_tenant_writes_total{tenant=\"acme\"} 1\n\n"
+        );
+    }
+
+    #[test]
+    fn series_names_are_read_from_samples_and_comments() {
+        assert_eq!(series_of("# HELP silt_x_total help"), Some("silt_x_total"));
+        assert_eq!(series_of("silt_x_total{a=\"b\"} 1"), Some("silt_x_total"));
+        assert_eq!(series_of("silt_y 1"), Some("silt_y"));
+        assert_eq!(series_of(""), None);
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use metrics_exporter_prometheus::PrometheusBuilder;
 use serde_json::{json, Value};
 use silt_gateway::UsageMeter;
 use silt_sysdb::{SysDb, TenantUsage};
@@ -104,19 +105,18 @@ pub fn usage_table(rows: &[TenantUsage]) -> String {
     out
 }
 
-/// Adds the per-tenant series to the public `/metrics` when anyone may read any tenant anyway
-/// (auth off), and serves them on `--tenant-metrics-addr` for operators if given. Returns the
-/// public metrics and the operators' server task.
+/// The public `/metrics` (with the tenant-labelled series when anyone may read any tenant
+/// anyway: auth off), and, if `operators_addr` is given, the operators' server of the
+/// tenant-labelled series alone.
 pub async fn tenant_metrics(
-    public: crate::metrics::Metrics,
     meter: &Arc<UsageMeter>,
     auth: bool,
     operators_addr: Option<&str>,
 ) -> anyhow::Result<(crate::metrics::Metrics, Option<tokio::task::JoinHandle<()>>)> {
     let public = if auth {
-        public
+        crate::metrics::Metrics::default()
     } else {
-        public.usage(meter.clone())
+        crate::metrics::Metrics::with_tenants(meter.clone())
     };
     let Some(addr) = operators_addr else {
         return Ok((public, None));
@@ -124,9 +124,7 @@ pub async fn tenant_metrics(
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listening on {addr} (--tenant-metrics-addr)"))?;
-    let app = crate::metrics::Metrics::default()
-        .usage(meter.clone())
-        .serve_on(Router::new());
+    let app = crate::metrics::Metrics::tenants_only(meter.clone()).serve_on(Router::new());
     tracing::info!(%addr, "per-tenant metering series on /metrics");
     let task = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -136,65 +134,86 @@ pub async fn tenant_metrics(
     Ok((public, Some(task)))
 }
 
-/// A label value in Prometheus' text format.
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// The per-tenant series: this gateway's activity counters since it started (sum them over
-/// gateways), and the catalog's stored figures as of the meter's last refresh (the same on
-/// every gateway: take one, or the max).
-pub fn render_metrics(out: &mut String, meter: &UsageMeter) {
-    let totals = meter.totals();
-    type Pick = fn(&silt_sysdb::Activity) -> u64;
-    let counters: [(&str, Pick); 4] = [
-        ("silt_tenant_writes_total", |a| a.writes),
-        ("silt_tenant_queries_total", |a| a.queries),
-        ("silt_tenant_records_written_total", |a| a.records_written),
-        ("silt_tenant_bytes_returned_total", |a| a.bytes_returned),
-    ];
-    for (name, pick) in counters {
-        let _ = writeln!(out, "# TYPE {name} counter");
-        for (tenant, activity) in &totals {
-            let _ = writeln!(
-                out,
-                "{name}{{tenant=\"{}\"}} {}",
-                label(tenant),
-                pick(activity)
-            );
+/// The per-tenant metering series: this gateway's activity counters since it started (sum
+/// them over gateways), and the catalog's stored figures as of the meter's last refresh (the
+/// same on every gateway: take one, or the max). Rendered from the meter at each scrape, with
+/// a recorder of their own, so they are there with recording off too (metering needs them)
+/// and a tenant gone from the catalog is gone from them.
+pub fn render_metrics(meter: &UsageMeter) -> String {
+    let recorder = PrometheusBuilder::new().build_recorder();
+    metrics::with_local_recorder(&recorder, || {
+        let totals = meter.totals();
+        type Pick = fn(&silt_sysdb::Activity) -> u64;
+        let counters: [(&'static str, &'static str, Pick); 4] = [
+            (
+                "silt_tenant_writes_total",
+                "Write requests (add, upsert, update, delete)",
+                |a| a.writes,
+            ),
+            (
+                "silt_tenant_queries_total",
+                "Read requests (query, get, count)",
+                |a| a.queries,
+            ),
+            (
+                "silt_tenant_records_written_total",
+                "Records written",
+                |a| a.records_written,
+            ),
+            (
+                "silt_tenant_bytes_returned_total",
+                "Bytes of read answers",
+                |a| a.bytes_returned,
+            ),
+        ];
+        for (name, help, pick) in counters {
+            metrics::describe_counter!(name, help);
+            for (tenant, activity) in &totals {
+                metrics::counter!(name, "tenant" => tenant.clone()).absolute(pick(activity));
+            }
         }
-    }
-    let storage = meter.storage();
-    type Gauge = fn(&TenantUsage) -> u64;
-    let gauges: [(&str, Gauge); 3] = [
-        ("silt_tenant_collections", |u| u.collections),
-        ("silt_tenant_records", |u| u.records),
-        ("silt_tenant_records_pending", |u| u.records_pending),
-    ];
-    for (name, pick) in gauges {
-        let _ = writeln!(out, "# TYPE {name} gauge");
+        let storage = meter.storage();
+        type Gauge = fn(&TenantUsage) -> u64;
+        let gauges: [(&'static str, &'static str, Gauge); 3] = [
+            (
+                "silt_tenant_collections",
+                "Collections (catalog, last refresh)",
+                |u| u.collections,
+            ),
+            (
+                "silt_tenant_records",
+                "Records (catalog, last refresh)",
+                |u| u.records,
+            ),
+            (
+                "silt_tenant_records_pending",
+                "Records awaiting compaction (catalog, last refresh)",
+                |u| u.records_pending,
+            ),
+        ];
+        for (name, help, pick) in gauges {
+            metrics::describe_gauge!(name, help);
+            for u in &storage {
+                metrics::gauge!(name, "tenant" => u.tenant.clone()).set(pick(u) as f64);
+            }
+        }
+        let name = "silt_tenant_stored_bytes";
+        metrics::describe_gauge!(
+            name,
+            metrics::Unit::Bytes,
+            "Bytes stored, by kind: log (unindexed writes) and versions (indexes)"
+        );
         for u in &storage {
-            let _ = writeln!(out, "{name}{{tenant=\"{}\"}} {}", label(&u.tenant), pick(u));
+            let tenant = u.tenant.clone();
+            metrics::gauge!(name, "tenant" => tenant.clone(), "kind" => "log")
+                .set(u.log_bytes as f64);
+            metrics::gauge!(name, "tenant" => tenant, "kind" => "versions")
+                .set(u.version_bytes as f64);
         }
-    }
-    let name = "silt_tenant_stored_bytes";
-    let _ = writeln!(out, "# TYPE {name} gauge");
-    for u in &storage {
-        let tenant = label(&u.tenant);
-        let _ = writeln!(
-            out,
-            "{name}{{tenant=\"{tenant}\",kind=\"log\"}} {}",
-            u.log_bytes
-        );
-        let _ = writeln!(
-            out,
-            "{name}{{tenant=\"{tenant}\",kind=\"versions\"}} {}",
-            u.version_bytes
-        );
-    }
+    });
+    let handle = recorder.handle();
+    handle.run_upkeep();
+    handle.render()
 }
 
 #[cfg(test)]
@@ -227,11 +246,12 @@ mod tests {
         let meter = UsageMeter::default();
         meter.wrote("acme", 3);
         meter.wrote("we\"ird", 1);
-        let mut out = String::new();
-        render_metrics(&mut out, &meter);
+        let out = render_metrics(&meter);
         assert!(out.contains("silt_tenant_writes_total{tenant=\"acme\"} 1\n"));
         assert!(out.contains("silt_tenant_records_written_total{tenant=\"acme\"} 3\n"));
         assert!(out.contains("silt_tenant_writes_total{tenant=\"we\\\"ird\"} 1\n"));
-        assert!(out.contains("# TYPE silt_tenant_stored_bytes gauge\n"));
+        assert!(out.contains("# TYPE silt_tenant_writes_total counter\n"));
+        // The catalog's figures are not invented before the meter has read them.
+        assert!(!out.contains("silt_tenant_stored_bytes"));
     }
 }

@@ -8,6 +8,7 @@ mod keys;
 mod log_fence;
 mod log_gc;
 mod membership;
+pub mod metrics;
 mod model;
 mod nodes;
 mod tenants;

@@ -103,6 +103,7 @@ pub struct LiveNodes {
     role: String,
     config: MembershipConfig,
     cached: tokio::sync::Mutex<Option<(Instant, Arc<Ring>)>>,
+    watch: crate::metrics::MembershipWatch,
 }
 
 impl LiveNodes {
@@ -112,6 +113,7 @@ impl LiveNodes {
             role: role.to_string(),
             config,
             cached: tokio::sync::Mutex::new(None),
+            watch: Default::default(),
         }
     }
 }
@@ -128,6 +130,8 @@ impl NodeSource for LiveNodes {
         let max_age = self.config.timeout.as_millis() as i64;
         match self.sysdb.live_nodes(&self.role, max_age).await {
             Ok(rows) => {
+                self.watch
+                    .saw(&self.role, rows.iter().map(|n| n.id.as_str()));
                 let ring = Arc::new(Ring::new(rows.into_iter().map(|n| Member {
                     id: n.id,
                     address: n.address,

@@ -107,6 +107,7 @@ pub fn router(state: GatewayState) -> Router {
         .merge(crate::console::router())
         .route_layer(from_fn(crate::request_id::record_route))
         .fallback(unknown_route)
+        .layer(axum::middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(map_response(crate::error::json_error_body))
         // Outermost, so every answer, errors included, carries the request id.

@@ -120,10 +120,13 @@ pub async fn guard(
             Ok(permit) => permit,
             Err(retry) => {
                 tracing::info!(target: "silt::audit", tenant = %quota_tenant, route = %g.route, "rate limited");
+                crate::metrics::rate_limited(&quota_tenant);
                 return refuse(retry);
             }
         }
     };
     request.extensions_mut().insert(Caller { key, limits });
-    next.run(request).await
+    let response = next.run(request).await;
+    crate::metrics::count_quota_refusal(&quota_tenant, &response);
+    response
 }

@@ -16,7 +16,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
     let (listener, advertised) = cluster.bind(7300).await?;
     let registration = cluster.join(ROLE, &advertised).await?;
-    let (store, stats) = cluster.store()?;
+    let (store, _) = cluster.store(ROLE)?;
     let compactor = Compactor::new(
         store,
         cluster.sysdb.clone(),
@@ -32,7 +32,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     cluster
         .serve(
             listener,
-            with_healthz(Router::new(), Metrics::default().store("compactor", stats)),
+            with_healthz(Router::new(), Metrics::default()),
             registration,
         )
         .await

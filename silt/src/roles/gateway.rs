@@ -7,7 +7,6 @@ use silt_gateway::{spawn_usage_flusher, GatewayConfig, GatewayState, Limits};
 
 use super::Cluster;
 use crate::cli::ClusterArgs;
-use crate::metrics::Metrics;
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
@@ -39,14 +38,9 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         cluster.sysdb.clone(),
         tuning.usage_schedule(),
     );
-    // `/metrics` outside the route table, as in `silt run`: per-tenant metering series.
-    let (metrics, _tenant_metrics) = crate::usage::tenant_metrics(
-        Metrics::default(),
-        &usage,
-        auth,
-        tuning.tenant_metrics_addr.as_deref(),
-    )
-    .await?;
+    // `/metrics` outside the route table, as in `silt run`.
+    let (metrics, _tenant_metrics) =
+        crate::usage::tenant_metrics(&usage, auth, tuning.tenant_metrics_addr.as_deref()).await?;
     let app = metrics.serve_on(silt_gateway::router(state));
     let served = cluster.serve(listener, app, registration).await;
     // The requests have drained: the last counts go to the catalog now, not never.

@@ -11,7 +11,7 @@ use crate::metrics::Metrics;
 
 pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
-    let (store, stats) = cluster.store()?;
+    let (store, _) = cluster.store(LOG_ROLE)?;
     let config = cluster.args.tuning.log_config();
     let maintenance = config.maintenance_interval();
     let log = ObjectLog::new(store, cluster.sysdb.clone(), config);
@@ -26,7 +26,7 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
                 silt_log_service::router(Arc::new(log)).layer(axum::middleware::from_fn(
                     silt_common::rpc::within_caller_request,
                 )),
-                Metrics::default().store("log", stats),
+                Metrics::default(),
             ),
             registration,
         )

@@ -45,6 +45,7 @@ impl Cluster {
         if !args.catalog.starts_with("postgres") {
             tracing::warn!(catalog = %args.catalog, "distributed roles expect a Postgres catalog shared by every node");
         }
+        crate::metrics::install(args.tuning.metrics).context("installing the metrics recorder")?;
         let sysdb = SysDb::connect(&args.catalog)
             .await
             .context("opening the catalog")?;
@@ -67,8 +68,9 @@ impl Cluster {
         })
     }
 
-    /// The object store, and the counts of the requests this role makes through it.
-    pub fn store(&self) -> anyhow::Result<(DynStore, Arc<StoreStats>)> {
+    /// The object store, and the counts of the requests this role makes through it (labelled
+    /// `component` on `/metrics`).
+    pub fn store(&self, component: &'static str) -> anyhow::Result<(DynStore, Arc<StoreStats>)> {
         let settings = S3Settings {
             endpoint: self.args.s3_endpoint.clone(),
             region: self.args.s3_region.clone(),
@@ -76,7 +78,8 @@ impl Cluster {
         };
         let store = open_store(&self.args.store, &settings)
             .with_context(|| format!("opening the object store {}", self.args.store))?;
-        let counting = CountingStore::new(self.args.tuning.with_injected_latency(store));
+        let counting =
+            CountingStore::for_component(self.args.tuning.with_injected_latency(store), component);
         let stats = counting.stats();
         Ok((Arc::new(counting), stats))
     }

@@ -13,13 +13,11 @@ pub async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     let cluster = Cluster::connect(args).await?;
     let default_dir = std::env::temp_dir().join(format!("silt-query-cache-{}", std::process::id()));
     let config = cluster.args.tuning.query_config(default_dir);
-    let (store, stats) = cluster.store()?;
+    let (store, _) = cluster.store(QUERY_ROLE)?;
     let node = Arc::new(
         QueryNode::new(store, cluster.sysdb.clone(), cluster.log_client()?, config).await?,
     );
-    let metrics = Metrics::default()
-        .store("query", stats)
-        .query_node(node.clone());
+    let metrics = Metrics::default();
     let (listener, advertised) = cluster.bind(7200).await?;
     let registration = cluster.join(QUERY_ROLE, &advertised).await?;
     tracing::info!(address = %advertised, "query node is running");
