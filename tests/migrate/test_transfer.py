@@ -236,3 +236,14 @@ def test_an_interrupted_migration_resumes_without_duplicates_or_losses(chroma_se
         assert_same_collection(chroma, "large", silt_api, "large", d="big")
     finally:
         target.stop()
+
+
+def test_a_wrong_key_is_a_clear_error(workdir):
+    server = start_silt(str(workdir / "auth"), extra=["--auth"])
+    try:
+        done = silt("migrate", "--from", server.url, "--from-key", "not-a-key", "--to", server.url,
+                    check=False)
+        assert done.returncode != 0
+        assert f"{server.url} refused the API key (401)" in done.stderr, done.stderr
+    finally:
+        server.stop()

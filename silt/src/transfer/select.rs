@@ -69,10 +69,12 @@ pub async fn tenants(client: &ChromaClient, named: &[String]) -> Result<Vec<Stri
     if matches!(client.tenant_exists(DEFAULT_TENANT).await, Ok(true)) {
         out.push(DEFAULT_TENANT.to_string());
     }
-    if let Ok(identity) = client.identity().await {
-        if !out.contains(&identity.tenant) {
-            out.push(identity.tenant);
-        }
+    match client.identity().await {
+        Ok(identity) if !out.contains(&identity.tenant) => out.push(identity.tenant),
+        Ok(_) => {}
+        // A wrong key must say so, not look like an empty server.
+        Err(e @ TransferError::Auth { .. }) => return Err(e),
+        Err(_) => {}
     }
     if out.is_empty() {
         return Err(TransferError::Usage(format!(
