@@ -86,8 +86,11 @@ def main():
                 "embeddings": rng.standard_normal((n, args.dim)).round(4).tolist(),
                 "metadatas": [{"k": (start + i) % 10} for i in range(n)]})
             assert r.status_code == 201, r.text
-        while loader.http.get(f"{COLLECTIONS}/{cid}").json()["version"] < 1 or \
-                loader.http.get(f"{COLLECTIONS}/{cid}/count").json() != args.records:
+        def version():
+            listed = loader.http.get(COLLECTIONS).json()
+            return next(c["version"] for c in listed if c["id"] == cid)
+
+        while version() < 1:
             time.sleep(0.2)
         # Wait until every record is indexed, so neither server reads a log tail.
         time.sleep(3)

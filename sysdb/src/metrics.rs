@@ -31,18 +31,17 @@ impl MembershipWatch {
         let now: BTreeSet<String> = ids.map(str::to_string).collect();
         gauge!(LIVE_NODES, "role" => role.to_string()).set(now.len() as f64);
         let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        // The first list is the baseline, not a wave of joins.
-        if let Some(before) = last.as_ref() {
-            let joined = now.difference(before).count() as u64;
-            let left = before.difference(&now).count() as u64;
-            if joined > 0 {
-                counter!(CHANGES, "role" => role.to_string(), "change" => "joined")
-                    .increment(joined);
-            }
-            if left > 0 {
-                counter!(CHANGES, "role" => role.to_string(), "change" => "left").increment(left);
-            }
-        }
+        // The first list is the baseline, not a wave of joins: both series start at zero, so a
+        // dashboard plots "no changes" rather than "no data".
+        let (joined, left) = match last.as_ref() {
+            Some(before) => (
+                now.difference(before).count() as u64,
+                before.difference(&now).count() as u64,
+            ),
+            None => (0, 0),
+        };
+        counter!(CHANGES, "role" => role.to_string(), "change" => "joined").increment(joined);
+        counter!(CHANGES, "role" => role.to_string(), "change" => "left").increment(left);
         *last = Some(now);
     }
 }
