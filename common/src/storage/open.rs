@@ -12,6 +12,7 @@ use object_store::prefix::PrefixStore;
 use object_store::{ClientOptions, RetryConfig};
 use thiserror::Error;
 
+use super::aws_credentials::AwsChainCredentials;
 use super::DynStore;
 
 #[derive(Debug, Error)]
@@ -27,8 +28,8 @@ pub enum StoreError {
     Config(#[from] object_store::Error),
 }
 
-/// S3 client settings. Credentials come from the standard AWS environment variables when not
-/// given here.
+/// S3 client settings. Without static keys here, credentials come from AWS's default chain:
+/// environment variables, the shared profile, web identity, container or instance metadata.
 #[derive(Debug, Clone, Default)]
 pub struct S3Settings {
     pub endpoint: Option<String>,
@@ -94,11 +95,22 @@ fn open_s3(uri: &str, rest: &str, s3: &S3Settings) -> Result<DynStore, StoreErro
     if let Some(region) = &s3.region {
         builder = builder.with_region(region);
     }
-    if let Some(key) = &s3.access_key_id {
-        builder = builder.with_access_key_id(key);
-    }
-    if let Some(secret) = &s3.secret_access_key {
-        builder = builder.with_secret_access_key(secret);
+    match (&s3.access_key_id, &s3.secret_access_key) {
+        (Some(key), Some(secret)) => {
+            builder = builder
+                .with_access_key_id(key)
+                .with_secret_access_key(secret);
+        }
+        (None, None) => {
+            let region = s3.region.clone().or_else(region_from_env);
+            builder = builder.with_credentials(Arc::new(AwsChainCredentials::new(region)));
+        }
+        _ => {
+            return Err(StoreError::Uri {
+                uri: uri.to_string(),
+                reason: "give both the S3 access key id and the secret, or neither".into(),
+            })
+        }
     }
     let store = builder.build()?;
     if prefix.trim_matches('/').is_empty() {
@@ -106,4 +118,10 @@ fn open_s3(uri: &str, rest: &str, s3: &S3Settings) -> Result<DynStore, StoreErro
     } else {
         Ok(Arc::new(PrefixStore::new(store, Path::from(prefix))))
     }
+}
+
+fn region_from_env() -> Option<String> {
+    ["AWS_REGION", "AWS_DEFAULT_REGION"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
 }

@@ -273,13 +273,15 @@ pub fn spread(
         .map(|(v, &c)| {
             let c = &centroids.vectors[c as usize * d..(c as usize + 1) * d];
             let v = training_view(v, distance);
+            // In f64: the difference of two large f32 components overflows f32, and an
+            // infinite spread would be written to the manifest as JSON null.
             v.iter()
                 .zip(c)
-                .map(|(a, b)| f64::from((a - b) * (a - b)))
+                .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
                 .sum::<f64>()
         })
         .sum();
-    (total / vectors.len() as f64) as f32
+    (total / vectors.len() as f64).min(f64::from(f32::MAX)) as f32
 }
 
 /// Records a cluster may hold before it is split: a probe reads whole clusters, so one huge
@@ -365,4 +367,22 @@ pub fn split_oversized(
         }
     }
     Centroids::new(all, d, distance)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_stays_finite_for_the_largest_components() {
+        // Components of opposite sign and maximal size: their difference overflows f32.
+        let big = [f32::MAX, -f32::MAX];
+        let small = [-f32::MAX, f32::MAX];
+        let centroids = Centroids::new(small.to_vec(), 2, Distance::L2).unwrap();
+        let s = spread(&centroids, &[&big[..]], &[0], Distance::L2);
+        assert!(s.is_finite(), "{s}");
+        assert_eq!(s, f32::MAX);
+        let json = serde_json::to_string(&s).unwrap();
+        assert_ne!(json, "null");
+    }
 }
