@@ -145,7 +145,15 @@ impl Compactor {
                 }
                 Err(e) => {
                     let wait = self.failed(id, self.clock.instant());
-                    tracing::warn!(collection = %id, error = %e, retry_in_ms = wait.as_millis() as u64, "compaction failed")
+                    tracing::warn!(collection = %id, error = %e, retry_in_ms = wait.as_millis() as u64, "compaction failed");
+                    // For `silt admin status`; losing this note costs nothing but the display.
+                    if let Err(note) = self
+                        .sysdb
+                        .record_compaction_failure(id, &e.to_string())
+                        .await
+                    {
+                        tracing::debug!(collection = %id, error = %note, "could not record the failure");
+                    }
                 }
             }
         }

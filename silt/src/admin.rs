@@ -128,6 +128,19 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                     .collect(),
             )
         }
+        // Prints tables or JSON itself.
+        AdminCommand::Status {
+            json,
+            limit,
+            membership_timeout_ms,
+        } => {
+            let options = crate::status::StatusOptions {
+                limit,
+                membership_timeout_ms,
+                json,
+            };
+            return crate::status::admin_status(&sysdb, options).await;
+        }
         // Prints a table or JSON itself.
         AdminCommand::Usage { tenant, table } => {
             return crate::usage::admin_usage(&sysdb, tenant.as_deref(), table).await

@@ -94,6 +94,19 @@ pub enum AdminCommand {
     ShowQuotas { tenant: String },
     /// List the cluster's registered nodes with their role, address and heartbeat age.
     Nodes,
+    /// The cluster at a glance: nodes by role with heartbeat age, collections lagging behind
+    /// their log, recent and failing compactions, each live query node's cache figures.
+    Status {
+        /// JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+        /// Most rows per section.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// A node that has not heartbeated for this long is shown as silent, in ms.
+        #[arg(long, default_value_t = 5000)]
+        membership_timeout_ms: i64,
+    },
     /// Metering per tenant: collections, records, stored bytes (log, versions), writes,
     /// queries, records written and bytes returned (activity as of the gateways' last flush).
     Usage {

@@ -13,6 +13,7 @@ use silt_query_service::{QueryNode, QueryService};
 use silt_sysdb::SysDb;
 
 use crate::cli::RunArgs;
+use crate::readiness::Readiness;
 
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.path)
@@ -73,6 +74,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
     );
     let usage = state.usage.clone();
+    let readiness = Readiness::new(sysdb.clone(), base.clone());
     let usage_flusher = spawn_usage_flusher(usage.clone(), sysdb, args.tuning.usage_schedule());
     let app = silt_gateway::router(state);
     let (metrics, _tenant_metrics) = crate::usage::tenant_metrics(
@@ -81,7 +83,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         args.tuning.tenant_metrics_addr.as_deref(),
     )
     .await?;
-    let app = metrics.serve_on(app);
+    let app = readiness.serve_on(metrics.serve_on(app));
     let addr = format!("{}:{}", args.host, args.port);
     let listener = tokio::net::TcpListener::bind(&addr)
         .await

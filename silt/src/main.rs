@@ -8,8 +8,11 @@ mod embedded;
 mod logging;
 mod memory;
 mod metrics;
+mod readiness;
 mod roles;
 mod serve;
+mod status;
+mod table;
 mod transfer;
 mod usage;
 

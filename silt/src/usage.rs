@@ -1,7 +1,6 @@
 //! Metering as operators see it: `silt admin usage` (from the catalog) and the per-tenant
 //! series of `/metrics`.
 
-use std::fmt::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -10,6 +9,8 @@ use metrics_exporter_prometheus::PrometheusBuilder;
 use serde_json::{json, Value};
 use silt_gateway::UsageMeter;
 use silt_sysdb::{SysDb, TenantUsage};
+
+use crate::table::{self, Align};
 
 /// `silt admin usage [--tenant T] [--table]`: JSON (an object for one tenant, an array for
 /// all), or a table for people.
@@ -76,33 +77,9 @@ pub fn usage_table(rows: &[TenantUsage]) -> String {
             ]
         })
         .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            cells
-                .iter()
-                .map(|r| r[i].len())
-                .chain([header[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    let mut line = |row: &[&str]| {
-        for (i, cell) in row.iter().enumerate() {
-            // Names left-aligned, numbers right-aligned.
-            let _ = if i == 0 {
-                write!(out, "{cell:<w$}", w = widths[i])
-            } else {
-                write!(out, "  {cell:>w$}", w = widths[i])
-            };
-        }
-        out.push('\n');
-    };
-    line(&header);
-    for row in &cells {
-        line(&row.iter().map(String::as_str).collect::<Vec<_>>());
-    }
-    out
+    let mut align = vec![Align::Right; header.len()];
+    align[0] = Align::Left;
+    table::render(&header, &align, &cells)
 }
 
 /// The public `/metrics` (with the tenant-labelled series when anyone may read any tenant

@@ -2,6 +2,7 @@
 //! whose heartbeat is recent, briefly cached, as the ring to route over. No coordinator is
 //! needed: a node that stops heartbeating drops out after `timeout`.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,24 @@ pub struct Registration {
     id: String,
     sysdb: SysDb,
     task: JoinHandle<()>,
+    heartbeat: Heartbeat,
+}
+
+/// When this node last heartbeat successfully, for readiness: a node whose heartbeats fail
+/// drops out of routing after the membership timeout, so it should stop calling itself ready.
+#[derive(Debug, Clone)]
+pub struct Heartbeat {
+    sysdb: SysDb,
+    last_ok_ms: Arc<AtomicI64>,
+    timeout: Duration,
+}
+
+impl Heartbeat {
+    /// Whether the last successful heartbeat is recent enough for other nodes to route here.
+    pub fn is_current(&self) -> bool {
+        let age = self.sysdb.now_ms() - self.last_ok_ms.load(Ordering::Relaxed);
+        age <= self.timeout.as_millis() as i64
+    }
 }
 
 impl Registration {
@@ -51,7 +70,13 @@ impl Registration {
         let id = format!("{role}-{}", sysdb.entropy.uuid().simple());
         let started = sysdb.now_ms();
         sysdb.heartbeat_node(&id, role, address, started).await?;
+        let heartbeat = Heartbeat {
+            sysdb: sysdb.clone(),
+            last_ok_ms: Arc::new(AtomicI64::new(sysdb.now_ms())),
+            timeout: config.timeout,
+        };
         let task = {
+            let last_ok_ms = heartbeat.last_ok_ms.clone();
             let (sysdb, id, role, address) = (
                 sysdb.clone(),
                 id.clone(),
@@ -65,8 +90,9 @@ impl Registration {
                 ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 for beat in 0u64.. {
                     ticker.tick().await;
-                    if let Err(e) = sysdb.heartbeat_node(&id, &role, &address, started).await {
-                        tracing::warn!(error = %e, "heartbeat failed; will retry");
+                    match sysdb.heartbeat_node(&id, &role, &address, started).await {
+                        Ok(()) => last_ok_ms.store(sysdb.now_ms(), Ordering::Relaxed),
+                        Err(e) => tracing::warn!(error = %e, "heartbeat failed; will retry"),
                     }
                     if beat % 60 != 59 {
                         continue;
@@ -80,11 +106,20 @@ impl Registration {
             })
         };
         tracing::info!(node = %id, role, address, "joined the cluster");
-        Ok(Registration { id, sysdb, task })
+        Ok(Registration {
+            id,
+            sysdb,
+            task,
+            heartbeat,
+        })
     }
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    pub fn heartbeat(&self) -> Heartbeat {
+        self.heartbeat.clone()
     }
 
     /// Stops heartbeating and removes the row, so routing stops at once instead of after the

@@ -35,6 +35,8 @@ impl SysDb {
         let swapped = sqlx::query(
             "UPDATE collections SET version = $1, compacted_offset = $2, manifest = $3, \
              tail_since_ms = CASE WHEN log_position > $2 THEN tail_since_ms ELSE NULL END, \
+             compaction_failures = 0, last_compaction_error = NULL, \
+             last_compaction_failed_at_ms = NULL, \
              log_bytes = CASE WHEN log_position <= $2 THEN 0 \
                  WHEN $2 <= compacted_offset THEN log_bytes \
                  ELSE log_bytes * (log_position - $2) / (log_position - compacted_offset) END \

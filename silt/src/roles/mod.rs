@@ -23,6 +23,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::ClusterArgs;
 use crate::metrics::Metrics;
+use crate::readiness::Readiness;
 
 pub use compactor::run as run_compactor;
 pub use gateway::run as run_gateway;
@@ -71,17 +72,20 @@ impl Cluster {
     /// The object store, and the counts of the requests this role makes through it (labelled
     /// `component` on `/metrics`).
     pub fn store(&self, component: &'static str) -> anyhow::Result<(DynStore, Arc<StoreStats>)> {
-        let settings = S3Settings {
-            endpoint: self.args.s3_endpoint.clone(),
-            region: self.args.s3_region.clone(),
-            ..S3Settings::default()
-        };
-        let store = open_store(&self.args.store, &settings)
+        let store = open_store(&self.args.store, &self.s3_settings())
             .with_context(|| format!("opening the object store {}", self.args.store))?;
         let counting =
             CountingStore::for_component(self.args.tuning.with_injected_latency(store), component);
         let stats = counting.stats();
         Ok((Arc::new(counting), stats))
+    }
+
+    fn s3_settings(&self) -> S3Settings {
+        S3Settings {
+            endpoint: self.args.s3_endpoint.clone(),
+            region: self.args.s3_region.clone(),
+            ..S3Settings::default()
+        }
     }
 
     fn nodes(&self, role: &str) -> Arc<dyn NodeSource> {
@@ -127,6 +131,14 @@ impl Cluster {
         Ok((listener, advertised))
     }
 
+    /// `/readyz` for this node: catalog, store (opened again without request counting, so
+    /// probes do not show as traffic) and its membership heartbeat.
+    fn readiness(&self, registration: &Registration) -> anyhow::Result<Readiness> {
+        let store = open_store(&self.args.store, &self.s3_settings())
+            .with_context(|| format!("opening the object store {}", self.args.store))?;
+        Ok(Readiness::new(self.sysdb.clone(), store).member(registration.heartbeat()))
+    }
+
     pub async fn join(&self, role: &str, advertised: &str) -> anyhow::Result<Registration> {
         Registration::join(self.sysdb.clone(), role, advertised, &self.membership)
             .await
@@ -141,6 +153,7 @@ impl Cluster {
         app: Router,
         registration: Registration,
     ) -> anyhow::Result<()> {
+        let app = self.readiness(&registration)?.serve_on(app);
         crate::serve::serve(
             listener,
             app,
