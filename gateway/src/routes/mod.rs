@@ -4,6 +4,7 @@
 //! the same table. Each entry also carries its description (`.doc(...)`: operation id, query,
 //! body and answer types), from which `GET /openapi.json` is generated (`openapi.rs`).
 
+mod collection_status;
 mod collections;
 mod openapi;
 mod records;
@@ -76,6 +77,7 @@ fn all_routes() -> Vec<Route> {
         system::routes(),
         tenants::routes(),
         collections::routes(),
+        collection_status::routes(),
         records::routes(),
         openapi::routes(),
     ]
