@@ -113,6 +113,9 @@ fn body_for(spec: &RouteSpec) -> Option<Value> {
         Method::POST if p.ends_with("/query") => {
             Some(json!({"query_embeddings": [[1.0, 0.0, 0.0]], "n_results": 5}))
         }
+        Method::POST if p.ends_with("/search") => Some(json!({"searches": [
+            {"rank": {"$knn": {"query": [1.0, 0.0, 0.0], "limit": 5}}, "select": {"keys": ["#document"]}}
+        ]})),
         Method::POST if p.ends_with("/reset") => None,
         Method::POST => Some(json!({"name": "intruder"})),
         Method::PUT => Some(json!({"new_name": "pwned", "new_metadata": {"pwned": true}})),

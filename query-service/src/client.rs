@@ -7,8 +7,9 @@ use silt_common::record::Record;
 use silt_common::rpc::{from_bytes, to_bytes, Delivery, RpcClient, Wire};
 use silt_common::{CollectionId, SiltError, SiltResult};
 
+use crate::search::SEARCH;
 use crate::wire::{CountRequest, COUNT, GET, KNN};
-use crate::{Consistency, GetRequest, KnnRequest, QueryService, Scored};
+use crate::{Consistency, GetRequest, KnnRequest, QueryService, Scored, SearchHit, SearchRequest};
 
 pub struct QueryClient {
     rpc: RpcClient,
@@ -50,5 +51,10 @@ impl QueryService for QueryClient {
             consistency,
         };
         self.call(collection, COUNT, to_bytes(&request)).await
+    }
+
+    async fn search(&self, request: SearchRequest) -> SiltResult<Vec<Vec<SearchHit>>> {
+        self.call(request.collection, SEARCH, to_bytes(&request))
+            .await
     }
 }

@@ -9,6 +9,7 @@ mod node;
 mod range_cache;
 mod read;
 mod request;
+pub mod search;
 mod server;
 mod tail_cache;
 mod wire;
@@ -18,6 +19,7 @@ pub use node::{QueryConfig, QueryNode};
 pub use range_cache::{CacheConfig, CacheError, CacheStats, RangeCache};
 pub use read::{OpenedVersion, OpenedVersions};
 pub use request::{Consistency, Filters, GetRequest, Include, KnnRequest, Scored};
+pub use search::{SearchError, SearchHit, SearchPlan, SearchRequest};
 pub use server::router;
 
 use async_trait::async_trait;
@@ -34,4 +36,6 @@ pub trait QueryService: Send + Sync + 'static {
     /// Records in the collection; `Eventual` counts only what is indexed (Chroma's
     /// `read_level=index_only`).
     async fn count(&self, collection: CollectionId, consistency: Consistency) -> SiltResult<u64>;
+    /// Chroma's Search API: one list of hits per search, all read from one snapshot.
+    async fn search(&self, request: SearchRequest) -> SiltResult<Vec<Vec<SearchHit>>>;
 }

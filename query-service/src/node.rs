@@ -11,8 +11,9 @@ use silt_sysdb::{Collection, SysDb};
 
 use crate::range_cache::{CacheConfig, CacheError, RangeCache};
 use crate::read::{execute_get, execute_knn, OpenedVersion, OpenedVersions};
+use crate::search::{execute_search, SearchContext};
 use crate::tail_cache::{TailCache, TailPlan};
-use crate::{Consistency, GetRequest, KnnRequest, QueryService, Scored};
+use crate::{Consistency, GetRequest, KnnRequest, QueryService, Scored, SearchHit, SearchRequest};
 
 #[derive(Debug, Clone)]
 pub struct QueryConfig {
@@ -197,5 +198,22 @@ impl QueryService for QueryNode {
     async fn count(&self, collection: CollectionId, consistency: Consistency) -> SiltResult<u64> {
         let s = self.snapshot(collection, consistency).await?;
         crate::read::count(&self.cache, s.version.as_ref(), &s.tail).await
+    }
+
+    async fn search(&self, request: SearchRequest) -> SiltResult<Vec<Vec<SearchHit>>> {
+        let s = self
+            .snapshot(request.collection, request.consistency)
+            .await?;
+        let ctx = SearchContext {
+            cache: &self.cache,
+            version: s.version.as_ref(),
+            tail: &s.tail,
+            distance: s.collection.distance(),
+            nprobe: self
+                .nprobe
+                .or_else(|| configured_nprobe(&s.collection, s.version.as_deref())),
+            most_records: usize::try_from(s.collection.log_position).unwrap_or(usize::MAX),
+        };
+        execute_search(&ctx, &request).await
     }
 }

@@ -9,6 +9,7 @@ use axum::routing::post;
 use axum::Router;
 use silt_common::rpc::{answer, parse_message, within_caller_deadline};
 
+use crate::search::SEARCH;
 use crate::wire::{CountRequest, COUNT, GET, KNN};
 use crate::QueryService;
 
@@ -21,6 +22,7 @@ pub fn router(query: Query) -> Router {
         .route(GET, post(get))
         .route(KNN, post(knn))
         .route(COUNT, post(count))
+        .route(SEARCH, post(search))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(within_caller_deadline))
         .with_state(query)
@@ -32,6 +34,10 @@ async fn get(State(query): State<Query>, body: Bytes) -> Response {
 
 async fn knn(State(query): State<Query>, body: Bytes) -> Response {
     answer(async { query.knn(parse_message(&body)?).await }.await)
+}
+
+async fn search(State(query): State<Query>, body: Bytes) -> Response {
+    answer(async { query.search(parse_message(&body)?).await }.await)
 }
 
 async fn count(State(query): State<Query>, body: Bytes) -> Response {

@@ -8,6 +8,7 @@ mod collection_status;
 mod collections;
 mod openapi;
 mod records;
+mod search;
 mod system;
 mod tenants;
 
@@ -79,6 +80,7 @@ fn all_routes() -> Vec<Route> {
         collections::routes(),
         collection_status::routes(),
         records::routes(),
+        search::routes(),
         openapi::routes(),
     ]
     .into_iter()
