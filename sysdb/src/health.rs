@@ -97,10 +97,7 @@ impl SysDb {
              {FROM_NAMED} WHERE c.deleted_at_ms IS NULL AND c.log_position > c.compacted_offset \
              ORDER BY c.tail_since_ms, c.id LIMIT $1"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = self.fetch_limited(sql, limit).await?;
         rows.iter()
             .map(|r| {
                 Ok(Lagging {
@@ -119,10 +116,7 @@ impl SysDb {
              JOIN collection_versions v ON v.collection_id = c.id \
              WHERE c.deleted_at_ms IS NULL ORDER BY v.created_at_ms DESC LIMIT $1"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = self.fetch_limited(sql, limit).await?;
         rows.iter()
             .map(|r| {
                 Ok(Compaction {
@@ -147,10 +141,7 @@ impl SysDb {
              WHERE c.deleted_at_ms IS NULL AND c.compaction_failures > 0 \
              ORDER BY c.last_compaction_failed_at_ms DESC LIMIT $1"
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = self.fetch_limited(sql, limit).await?;
         rows.iter()
             .map(|r| {
                 Ok(CompactionFailure {
@@ -165,6 +156,14 @@ impl SysDb {
                 })
             })
             .collect()
+    }
+
+    /// Rows of `sql`, whose one parameter `$1` is the row limit.
+    async fn fetch_limited(&self, sql: String, limit: u32) -> Result<Vec<AnyRow>, SysDbError> {
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?)
     }
 
     /// Size of version `version` of `id` (`None` for version 0, or one already collected).

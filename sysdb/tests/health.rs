@@ -2,6 +2,8 @@
 //! collections, recent and failing compactions, version sizes), on every backend: SQLite
 //! always, Postgres when `SILT_TEST_POSTGRES_URL` points at a throwaway server.
 
+mod support;
+
 use serde_json::json;
 use silt_common::CollectionId;
 use silt_sysdb::{LogCommit, NewCollection, SysDb, VersionRecord};
@@ -117,23 +119,13 @@ async fn health_contract(db: SysDb) {
 
 #[tokio::test]
 async fn sqlite_health_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
-    health_contract(SysDb::connect(&url).await.unwrap()).await;
+    let (_dir, db) = support::sqlite_catalog().await;
+    health_contract(db).await;
 }
 
 #[tokio::test]
 #[ignore = "needs SILT_TEST_POSTGRES_URL; scripts/test.sh starts a throwaway Postgres and runs it"]
 async fn postgres_health_contract() {
-    use sqlx::Connection;
-    // A database of its own: the listings are catalog-wide.
-    let base = std::env::var("SILT_TEST_POSTGRES_URL").expect("SILT_TEST_POSTGRES_URL");
-    let name = format!("silt_health_{}", CollectionId::new_random().0.simple());
-    let mut admin = sqlx::postgres::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    health_contract(SysDb::connect(&format!("{server}/{name}")).await.unwrap()).await;
+    // A database of its own: this contract's listings and sums are catalog-wide.
+    health_contract(support::own_postgres_database("silt_health").await).await;
 }

@@ -2,6 +2,8 @@
 //! commit and version registration record) on every catalog backend: SQLite always, Postgres
 //! when `SILT_TEST_POSTGRES_URL` points at a throwaway database.
 
+mod support;
+
 use serde_json::json;
 use silt_common::CollectionId;
 use silt_sysdb::{
@@ -187,24 +189,13 @@ async fn usage_contract(db: SysDb) {
 
 #[tokio::test]
 async fn sqlite_usage_contract() {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
-    usage_contract(SysDb::connect(&url).await.unwrap()).await;
+    let (_dir, db) = support::sqlite_catalog().await;
+    usage_contract(db).await;
 }
 
 #[tokio::test]
 #[ignore = "needs SILT_TEST_POSTGRES_URL; scripts/test.sh starts a throwaway Postgres and runs it"]
 async fn postgres_usage_contract() {
-    use sqlx::Connection;
-    // A database of its own: the versions this leaves behind must not show up in the shared
-    // database's contract (which counts superseded versions).
-    let base = std::env::var("SILT_TEST_POSTGRES_URL").expect("SILT_TEST_POSTGRES_URL");
-    let name = format!("silt_usage_{}", CollectionId::new_random().0.simple());
-    let mut admin = sqlx::postgres::PgConnection::connect(&base).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    let (server, _) = base.rsplit_once('/').unwrap();
-    usage_contract(SysDb::connect(&format!("{server}/{name}")).await.unwrap()).await;
+    // A database of its own: this contract's listings and sums are catalog-wide.
+    usage_contract(support::own_postgres_database("silt_usage").await).await;
 }

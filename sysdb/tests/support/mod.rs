@@ -1,0 +1,28 @@
+//! Catalogs for contract tests: a fresh SQLite file, or a fresh database of its own on the
+//! throwaway Postgres that scripts/test.sh starts (for tests whose queries are catalog-wide).
+
+use silt_common::CollectionId;
+use silt_sysdb::SysDb;
+use tempfile::TempDir;
+
+/// A new SQLite catalog; it lives as long as the returned directory.
+pub async fn sqlite_catalog() -> (TempDir, SysDb) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("catalog.db").display());
+    let db = SysDb::connect(&url).await.unwrap();
+    (dir, db)
+}
+
+/// A new database named `{prefix}_{random}` on the server of `SILT_TEST_POSTGRES_URL`.
+pub async fn own_postgres_database(prefix: &str) -> SysDb {
+    use sqlx::Connection;
+    let base = std::env::var("SILT_TEST_POSTGRES_URL").expect("SILT_TEST_POSTGRES_URL");
+    let name = format!("{prefix}_{}", CollectionId::new_random().0.simple());
+    let mut admin = sqlx::postgres::PgConnection::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let (server, _) = base.rsplit_once('/').unwrap();
+    SysDb::connect(&format!("{server}/{name}")).await.unwrap()
+}
