@@ -143,6 +143,9 @@ async fn get_and_delete_refuse_offsets_and_limits_past_u32() {
 #[tokio::test]
 async fn index_settings_that_are_not_objects_are_refused() {
     let (_dir, app) = app().await;
+    // Chroma 1.5.9 answers a section of the wrong shape 422 (a body its types cannot take):
+    // strings, numbers, booleans, empty arrays. Only a non-empty array gets 400 from it, a quirk
+    // of its positional struct parsing; Silt answers 422 for every wrong shape.
     for config in [json!({"spann": "__main__"}), json!({"hnsw": [1]})] {
         let (status, body) = call(
             &app,
@@ -151,7 +154,7 @@ async fn index_settings_that_are_not_objects_are_refused() {
             json!({"name": "cfg", "configuration": config}),
         )
         .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{config}: {body}");
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{config}: {body}");
         assert!(is_chroma_error(&body), "{body}");
     }
     let (status, body) = call(
