@@ -227,8 +227,8 @@ fn error_statuses(
     if path.contains('{') {
         out.push((404, "Tenant, database or collection not found"));
     }
-    // Creating, or renaming to a name in use.
-    if (*method == Method::POST || *method == Method::PUT) && doc.body.is_some() {
+    // Creating, renaming to a name in use, or setting a tenant's resource name twice.
+    if [Method::POST, Method::PUT, Method::PATCH].contains(method) && doc.body.is_some() {
         out.push((409, "Already exists"));
     }
     if doc.body.is_some() {
