@@ -4,43 +4,17 @@
 
 mod support;
 
-use serde_json::json;
+use support::{collection, version};
+
 use silt_common::CollectionId;
-use silt_sysdb::{LogCommit, NewCollection, SysDb, VersionRecord};
-
-async fn collection(db: &SysDb, name: &str) -> CollectionId {
-    let (c, _) = db
-        .create_collection(NewCollection {
-            tenant: "default_tenant".into(),
-            database: "default_database".into(),
-            name: name.into(),
-            metadata: None,
-            configuration: json!({}),
-            dimension: None,
-            get_or_create: false,
-        })
-        .await
-        .unwrap();
-    c.id
-}
-
-fn version(id: CollectionId, version: u64, compacted_offset: u64, records: u64) -> VersionRecord {
-    VersionRecord {
-        collection_id: id,
-        version,
-        manifest: format!("{id}/v/{version}/version.bin"),
-        compacted_offset,
-        record_count: records,
-        superseded_at_ms: None,
-    }
-}
+use silt_sysdb::{LogCommit, SysDb};
 
 async fn health_contract(db: SysDb) {
     db.ping().await.unwrap();
     let (a, b, quiet) = (
-        collection(&db, "a").await,
-        collection(&db, "b").await,
-        collection(&db, "quiet").await,
+        collection(&db, "default_tenant", "a").await,
+        collection(&db, "default_tenant", "b").await,
+        collection(&db, "default_tenant", "quiet").await,
     );
     assert!(db.lagging_collections(10).await.unwrap().is_empty());
     assert_eq!(

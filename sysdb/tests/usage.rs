@@ -4,41 +4,13 @@
 
 mod support;
 
-use serde_json::json;
+use support::{collection, version};
+
 use silt_common::CollectionId;
-use silt_sysdb::{
-    Activity, LogCommit, NewCollection, SysDb, SysDbError, TenantUsage, VersionRecord,
-};
+use silt_sysdb::{Activity, LogCommit, SysDb, SysDbError, TenantUsage};
 
 fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", CollectionId::new_random())
-}
-
-async fn collection(db: &SysDb, tenant: &str) -> CollectionId {
-    let (c, _) = db
-        .create_collection(NewCollection {
-            tenant: tenant.into(),
-            database: "default_database".into(),
-            name: unique("c"),
-            metadata: None,
-            configuration: json!({}),
-            dimension: None,
-            get_or_create: false,
-        })
-        .await
-        .unwrap();
-    c.id
-}
-
-fn version(id: CollectionId, version: u64, compacted_offset: u64, records: u64) -> VersionRecord {
-    VersionRecord {
-        collection_id: id,
-        version,
-        manifest: format!("{id}/v/{version}/version.bin"),
-        compacted_offset,
-        record_count: records,
-        superseded_at_ms: None,
-    }
 }
 
 async fn usage_of(db: &SysDb, tenant: &str) -> TenantUsage {
@@ -66,8 +38,11 @@ async fn usage_contract(db: SysDb) {
         Err(SysDbError::NotFound(_))
     ));
 
-    let (a, b) = (collection(&db, &t).await, collection(&db, &t).await);
-    let elsewhere = collection(&db, &other).await;
+    let (a, b) = (
+        collection(&db, &t, &unique("c")).await,
+        collection(&db, &t, &unique("c")).await,
+    );
+    let elsewhere = collection(&db, &other, &unique("c")).await;
     // Committed fragments add their bytes; a fenced one adds nothing.
     let commit = |id, first, last, bytes| {
         let db = db.clone();
@@ -135,7 +110,7 @@ async fn usage_contract(db: SysDb) {
     assert_eq!(usage_of(&db, &t).await, u);
 
     // Deleted collections stop counting at once.
-    let doomed = collection(&db, &t).await;
+    let doomed = collection(&db, &t, &unique("c")).await;
     commit(doomed, 1, 2, 50).await;
     assert_eq!(usage_of(&db, &t).await.collections, 3);
     let name = db.get_collection(doomed).await.unwrap().name;

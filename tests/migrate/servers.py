@@ -5,7 +5,6 @@ plus the `silt` command under test and exact record comparison over the HTTP API
 import json
 import os
 import signal
-import socket
 import struct
 import subprocess
 import sys
@@ -14,21 +13,10 @@ import time
 import httpx
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The compat suite's helpers: where the binary is, free ports.
+sys.path.insert(0, os.path.join(REPO, "tests", "compat"))
+from common import free_port, silt_binary  # noqa: E402
 DB = "/api/v2/tenants/{t}/databases/{d}"
-
-
-def silt_binary():
-    explicit = os.environ.get("SILT_BIN")
-    if explicit:
-        return explicit
-    target = os.environ.get("CARGO_TARGET_DIR", os.path.join(REPO, "target"))
-    return os.path.join(target, "debug", "silt")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def s3_env():

@@ -1,8 +1,9 @@
 //! Catalogs for contract tests: a fresh SQLite file, or a fresh database of its own on the
 //! throwaway Postgres that scripts/test.sh starts (for tests whose queries are catalog-wide).
 
+use serde_json::json;
 use silt_common::CollectionId;
-use silt_sysdb::SysDb;
+use silt_sysdb::{NewCollection, SysDb, VersionRecord};
 use tempfile::TempDir;
 
 /// A new SQLite catalog; it lives as long as the returned directory.
@@ -25,4 +26,38 @@ pub async fn own_postgres_database(prefix: &str) -> SysDb {
         .unwrap();
     let (server, _) = base.rsplit_once('/').unwrap();
     SysDb::connect(&format!("{server}/{name}")).await.unwrap()
+}
+
+/// Creates collection `name` in `tenant`'s default database.
+pub async fn collection(db: &SysDb, tenant: &str, name: &str) -> CollectionId {
+    let (c, _) = db
+        .create_collection(NewCollection {
+            tenant: tenant.into(),
+            database: "default_database".into(),
+            name: name.into(),
+            metadata: None,
+            configuration: json!({}),
+            dimension: None,
+            get_or_create: false,
+        })
+        .await
+        .unwrap();
+    c.id
+}
+
+/// Version `version` of `id`, folding the log up to `compacted_offset`, holding `records`.
+pub fn version(
+    id: CollectionId,
+    version: u64,
+    compacted_offset: u64,
+    records: u64,
+) -> VersionRecord {
+    VersionRecord {
+        collection_id: id,
+        version,
+        manifest: format!("{id}/v/{version}/version.bin"),
+        compacted_offset,
+        record_count: records,
+        superseded_at_ms: None,
+    }
 }
