@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod record;
 pub mod routing;
 pub mod rpc;
+pub mod sparse_vector;
 pub mod storage;
 pub mod trace;
 

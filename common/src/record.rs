@@ -6,8 +6,9 @@ use serde::ser::{Serialize, Serializer};
 use serde_json::Value;
 
 use crate::codec::{DecodeError, Reader, Writer};
+use crate::sparse_vector::SparseVector;
 
-/// A metadata value: a scalar, or a homogeneous non-empty array of scalars.
+/// A metadata value: a scalar, a homogeneous non-empty array of scalars, or a sparse vector.
 #[derive(Debug, Clone, PartialEq)]
 pub enum MetadataValue {
     Bool(bool),
@@ -18,6 +19,9 @@ pub enum MetadataValue {
     IntArray(Vec<i64>),
     FloatArray(Vec<f64>),
     StrArray(Vec<String>),
+    /// Chroma's `SparseVector`: no filter compares it (it equals nothing, so `$ne`/`$nin`
+    /// match it); a search ranks by it (`$knn` with `key`).
+    SparseVector(SparseVector),
 }
 
 pub type Metadata = BTreeMap<String, MetadataValue>;
@@ -34,8 +38,11 @@ impl MetadataValue {
             Value::Number(n) => scalar_number(n)?,
             Value::String(s) => MetadataValue::Str(s.clone()),
             Value::Array(items) => array_from_json(items)?,
+            Value::Object(m) if SparseVector::looks_like(m) => {
+                MetadataValue::SparseVector(SparseVector::from_json(m)?)
+            }
             Value::Object(_) => return Err(
-                "metadata values must be str, int, float, bool or a list of them, not an object"
+                "metadata values must be str, int, float, bool, a list of them or a sparse vector, not an object"
                     .to_string(),
             ),
         }))
@@ -57,6 +64,15 @@ impl MetadataValue {
             MetadataValue::StrArray(v) => {
                 Value::Array(v.iter().map(|s| Value::String(s.clone())).collect())
             }
+            MetadataValue::SparseVector(v) => v.to_json(),
+        }
+    }
+
+    /// The sparse vector this value is, if it is one.
+    pub fn as_sparse(&self) -> Option<&SparseVector> {
+        match self {
+            MetadataValue::SparseVector(v) => Some(v),
+            _ => None,
         }
     }
 
@@ -78,6 +94,7 @@ impl MetadataValue {
             MetadataValue::BoolArray(v) => v.len(),
             MetadataValue::IntArray(v) => v.len() * 8,
             MetadataValue::FloatArray(v) => v.len() * 8,
+            MetadataValue::SparseVector(v) => v.size_hint(),
             _ => 8,
         }
     }
@@ -353,6 +370,30 @@ mod tests {
         assert!(metadata_update_from_json(&json!({"a": []})).is_err());
         assert!(metadata_update_from_json(&json!({"a": [1, "x"]})).is_err());
         assert!(metadata_update_from_json(&json!([1])).is_err());
+        assert!(metadata_update_from_json(
+            &json!({"s": {"#type": "sparse_vector", "indices": [3, 1], "values": [1, 1]}})
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn sparse_vectors_round_trip_through_stored_metadata() {
+        let v = json!({"s": {"#type": "sparse_vector", "indices": [1, 7], "values": [0.1, 2.5]},
+                       "old": {"indices": [0], "values": [1]}, "n": 1});
+        let m: Metadata = metadata_update_from_json(&v)
+            .unwrap()
+            .into_iter()
+            .filter_map(|(k, v)| v.map(|v| (k, v)))
+            .collect();
+        let sv = m["s"].as_sparse().unwrap();
+        assert_eq!(sv.indices, [1, 7]);
+        assert_eq!(sv.values, [0.1f32, 2.5]);
+        let back = parse_stored_metadata(stored_metadata(&m)).unwrap();
+        assert_eq!(back, m);
+        assert_eq!(
+            metadata_to_json(&back)["old"],
+            json!({"#type": "sparse_vector", "indices": [0], "values": [1.0]})
+        );
     }
 
     #[test]

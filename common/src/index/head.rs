@@ -2,11 +2,13 @@
 
 use bytes::Bytes;
 
-use super::{BlockRef, Manifest};
+use super::{BlockRef, Manifest, SparseDirRef, SparseKeyIndex};
 use crate::codec::{DecodeError, Reader, Writer};
 
 const MAGIC: &[u8] = b"SLTHEAD";
-const FORMAT: u16 = 1;
+/// 2: a table of `sparse.bin`'s directory blocks follows the text files. Heads of format 1
+/// (no sparse index) stay readable.
+const FORMAT: u16 = 2;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterRef {
@@ -43,6 +45,8 @@ pub struct Head {
     pub meta: Vec<MetaKeyIndex>,
     /// Files of the tantivy index inside `text.bin`; empty when no record has a document.
     pub text: Vec<TextFile>,
+    /// Directory blocks of `sparse.bin`, per key; empty when no record holds a sparse vector.
+    pub sparse: Vec<SparseKeyIndex>,
 }
 
 fn put_blocks(w: &mut Writer, blocks: &[BlockRef]) {
@@ -73,10 +77,15 @@ fn get_blocks(r: &mut Reader<'_>) -> Result<Vec<BlockRef>, DecodeError> {
 
 impl Head {
     pub fn encode(&self) -> Vec<u8> {
+        self.encode_format(FORMAT)
+    }
+
+    /// Format 1 is written only by tests, to prove old heads stay readable.
+    fn encode_format(&self, format: u16) -> Vec<u8> {
         let manifest = serde_json::to_vec(&self.manifest).unwrap_or_default();
         let mut w = Writer::with_capacity(1024 + self.centroids.len() + self.clusters.len() * 20);
         w.bytes(MAGIC);
-        w.u16(FORMAT);
+        w.u16(format);
         w.blob(&manifest);
         w.u32(self.clusters.len() as u32);
         for c in &self.clusters {
@@ -98,6 +107,20 @@ impl Head {
             w.u64(f.offset);
             w.u64(f.len);
         }
+        if format < 2 {
+            return w.finish_with_crc();
+        }
+        w.u32(self.sparse.len() as u32);
+        for k in &self.sparse {
+            w.str(&k.key);
+            w.u32(k.blocks.len() as u32);
+            for b in &k.blocks {
+                w.u32(b.first_dim);
+                w.u32(b.last_dim);
+                w.u64(b.offset);
+                w.u32(b.len);
+            }
+        }
         w.finish_with_crc()
     }
 
@@ -105,7 +128,7 @@ impl Head {
         let mut r = Reader::checked(bytes)?;
         r.magic(MAGIC)?;
         let format = r.u16()?;
-        if format != FORMAT {
+        if format != 1 && format != FORMAT {
             return Err(DecodeError::UnsupportedVersion(format));
         }
         let manifest = Manifest::decode(r.blob()?)?;
@@ -138,6 +161,25 @@ impl Head {
                 len: r.u64()?,
             });
         }
+        let mut sparse = Vec::new();
+        if format >= 2 {
+            let n = r.u32()? as usize;
+            sparse.reserve(n.min(1 << 12));
+            for _ in 0..n {
+                let key = r.str()?;
+                let blocks = r.u32()? as usize;
+                let mut refs = Vec::with_capacity(blocks.min(1 << 20));
+                for _ in 0..blocks {
+                    refs.push(SparseDirRef {
+                        first_dim: r.u32()?,
+                        last_dim: r.u32()?,
+                        offset: r.u64()?,
+                        len: r.u32()?,
+                    });
+                }
+                sparse.push(SparseKeyIndex { key, blocks: refs });
+            }
+        }
         r.expect_end()?;
         Ok(Head {
             manifest,
@@ -146,7 +188,13 @@ impl Head {
             id_blocks,
             meta,
             text,
+            sparse,
         })
+    }
+
+    /// The sparse index of metadata key `key`, if any record of the version holds one there.
+    pub fn sparse_key(&self, key: &str) -> Option<&SparseKeyIndex> {
+        self.sparse.iter().find(|k| k.key == key)
     }
 
     pub fn dimension(&self) -> usize {
@@ -176,5 +224,74 @@ impl Head {
                 .map(|m| 32 + blocks(&m.blocks))
                 .sum::<usize>()
             + self.text.len() * 48
+            + self
+                .sparse
+                .iter()
+                .map(|k| 32 + k.key.len() + k.blocks.len() * 24)
+                .sum::<usize>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::distance::Distance;
+    use crate::index::{IndexParams, MANIFEST_FORMAT_VERSION};
+
+    fn head(sparse: Vec<SparseKeyIndex>) -> Head {
+        Head {
+            manifest: Manifest {
+                format_version: MANIFEST_FORMAT_VERSION,
+                collection_id: "c".into(),
+                version: 1,
+                compacted_offset: 3,
+                record_count: 2,
+                dimension: Some(2),
+                distance: Distance::L2,
+                files: Vec::new(),
+                index: IndexParams {
+                    kind: "flat".into(),
+                    clusters: 1,
+                    nprobe: 1,
+                    trained_on: 2,
+                    trained_spread: 0.0,
+                    spread: 0.0,
+                },
+            },
+            clusters: vec![ClusterRef {
+                offset: 0,
+                len: 10,
+                count: 2,
+            }],
+            centroids: Bytes::new(),
+            id_blocks: Vec::new(),
+            meta: Vec::new(),
+            text: Vec::new(),
+            sparse,
+        }
+    }
+
+    #[test]
+    fn sparse_tables_round_trip_and_format_1_heads_stay_readable() {
+        let sparse = vec![SparseKeyIndex {
+            key: "bm25".into(),
+            blocks: vec![SparseDirRef {
+                first_dim: 4,
+                last_dim: 90,
+                offset: 1000,
+                len: 56,
+            }],
+        }];
+        let h = head(sparse.clone());
+        let back = Head::decode(&h.encode()).unwrap();
+        assert_eq!(back.sparse, sparse);
+        assert_eq!(back.sparse_key("bm25").unwrap().block_of(90), Some(0));
+        let old = Head::decode(&h.encode_format(1)).unwrap();
+        assert!(old.sparse.is_empty());
+        assert_eq!(old.clusters, h.clusters);
+        assert!(matches!(
+            Head::decode(&h.encode_format(3)),
+            Err(DecodeError::UnsupportedVersion(3))
+        ));
     }
 }

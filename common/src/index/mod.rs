@@ -10,6 +10,8 @@
 //! - `ids.bin` maps ids to record locations; `meta.bin` maps metadata values to record
 //!   locations, both as sorted blocks; `locations.bin` maps ordinals to locations.
 //! - `text.bin` bundles the files of a tantivy index over the documents.
+//! - `sparse.bin` holds an inverted index per metadata key with sparse vectors (posting lists
+//!   by dimension, with per-block weight bounds); its directory blocks are listed in the head.
 //!
 //! A small flat version is instead ONE object, `version.bin`, holding all of the above end to
 //! end (bundle.rs); the catalog then points at it rather than at `manifest.json`.
@@ -23,6 +25,8 @@ mod clusters;
 mod head;
 mod read;
 mod sortkey;
+mod sparse;
+mod sparse_topk;
 
 pub use blocks::{decode_block, encode_blocks, BlockEntry, BlockRef};
 pub use bundle::{
@@ -35,6 +39,11 @@ pub use clusters::{
 pub use head::{ClusterRef, Head, MetaKeyIndex, TextFile};
 pub use read::{read_all_records, read_head, VersionContents, VersionReadError};
 pub use sortkey::{number_key, sort_keys, SortKey, TAG_BOOL, TAG_NUMBER, TAG_STR};
+pub use sparse::{
+    decode_directory_block, decode_postings, encode_sparse, BlockMeta, DirEntry, PostingList,
+    SparseDirRef, SparseFile, SparseKeyIndex,
+};
+pub use sparse_topk::{top_k as sparse_top_k, Term as SparseTerm};
 
 /// 3: file entries may carry an offset (the version is one bundle object). Versions written
 /// with format 2 (always a directory of files) stay readable.
@@ -47,6 +56,7 @@ pub const IDS_FILE: &str = "ids.bin";
 pub const META_FILE: &str = "meta.bin";
 pub const LOCATIONS_FILE: &str = "locations.bin";
 pub const TEXT_FILE: &str = "text.bin";
+pub const SPARSE_FILE: &str = "sparse.bin";
 
 /// Where one record lives in `clusters.bin`: its vector and the rest of it (id, document,
 /// metadata, uri), which a query fetches only for the records it returns or must verify.

@@ -50,6 +50,8 @@ pub fn sort_keys(v: &MetadataValue) -> Vec<SortKey> {
         MetadataValue::IntArray(v) => v.iter().map(|i| number_key(*i as f64)).collect(),
         MetadataValue::FloatArray(v) => v.iter().map(|f| number_key(*f)).collect(),
         MetadataValue::StrArray(v) => v.iter().map(|s| str_key(s)).collect(),
+        // No filter compares a sparse vector: it is indexed by sparse.bin, not here.
+        MetadataValue::SparseVector(_) => Vec::new(),
     }
 }
 

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use silt_common::index::{
-    encode_blocks, encode_cluster, finish_bundle, lay_out_bundle, sort_keys, BlockEntry,
-    ClusterRef, FileEntry, Head, IndexParams, Loc, Manifest, MetaKeyIndex, BUNDLE_FILE,
+    encode_blocks, encode_cluster, encode_sparse, finish_bundle, lay_out_bundle, sort_keys,
+    BlockEntry, ClusterRef, FileEntry, Head, IndexParams, Loc, Manifest, MetaKeyIndex, BUNDLE_FILE,
     BUNDLE_MAX_BYTES, CLUSTERS_FILE, HEAD_FILE, IDS_FILE, LOCATIONS_FILE, MANIFEST_FILE,
-    MANIFEST_FORMAT_VERSION, META_FILE, TEXT_FILE,
+    MANIFEST_FORMAT_VERSION, META_FILE, SPARSE_FILE, TEXT_FILE,
 };
 use silt_common::record::Record;
 
@@ -111,6 +111,13 @@ pub fn write_version(spec: VersionSpec<'_>) -> Result<BuiltVersion, CompactError
         files.push((TEXT_FILE.to_string(), bundle));
         text_files = table;
     }
+    // Every key holding sparse vectors is indexed (a schema declaring which keys to index
+    // would narrow this; without one, Chroma's clients can only rank by keys they wrote).
+    let mut sparse_keys = Vec::new();
+    if let Some(sparse) = encode_sparse(spec.records.iter().map(|r| &r.metadata)) {
+        files.push((SPARSE_FILE.to_string(), sparse.bytes));
+        sparse_keys = sparse.keys;
+    }
     let mut manifest = Manifest {
         format_version: MANIFEST_FORMAT_VERSION,
         collection_id: spec.collection_id,
@@ -136,6 +143,7 @@ pub fn write_version(spec: VersionSpec<'_>) -> Result<BuiltVersion, CompactError
         id_blocks,
         meta,
         text: text_files,
+        sparse: sparse_keys,
     };
     let data_bytes: usize = files.iter().map(|(_, b)| b.len()).sum();
     if head.centroids.is_empty() && data_bytes + head.size_hint() <= BUNDLE_MAX_BYTES {
