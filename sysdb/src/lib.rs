@@ -4,6 +4,7 @@
 mod collections;
 mod connect;
 mod error;
+mod forks;
 mod health;
 mod keys;
 mod log_fence;
@@ -19,6 +20,7 @@ mod versions;
 pub use collections::LaggingTail;
 pub use connect::SysDb;
 pub use error::SysDbError;
+pub use forks::ForkStart;
 pub use health::{CollectionName, Compaction, CompactionFailure, Lagging, VersionSize};
 pub use keys::{Access, ApiKey, KeyScope};
 pub use log_fence::LogCommit;

@@ -1,7 +1,7 @@
 //! Index versions: registration by compare-and-swap, and what the garbage collector may delete.
 
 use silt_common::CollectionId;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use crate::collections::collection_id;
 use crate::{SysDb, SysDbError, VersionRecord};
@@ -107,17 +107,34 @@ impl SysDb {
             .collect()
     }
 
-    /// Forgets a superseded version once its objects are deleted.
+    /// Forgets a superseded version once its objects are deleted, or, when another collection
+    /// (a fork) still shares them, once that reference is recorded: the same transaction notes
+    /// the manifest in `shared_version_garbage`, so that whoever removes the last reference,
+    /// even concurrently with this, leaves the collector a record to delete the objects by.
     pub async fn forget_version(
         &self,
         collection: CollectionId,
         version: u64,
     ) -> Result<(), SysDbError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO shared_version_garbage (manifest, since_ms) \
+             SELECT v.manifest, $3 FROM collection_versions v \
+             WHERE v.collection_id = $1 AND v.version = $2 AND v.superseded_at_ms IS NOT NULL \
+               AND {SHARED_ELSEWHERE} \
+             ON CONFLICT (manifest) DO NOTHING"
+        )))
+        .bind(collection.to_string())
+        .bind(version as i64)
+        .bind(self.now_ms())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM collection_versions WHERE collection_id = $1 AND version = $2 AND superseded_at_ms IS NOT NULL")
             .bind(collection.to_string())
             .bind(version as i64)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -135,9 +152,21 @@ impl SysDb {
         rows.iter().map(|r| collection_id(r, "id")).collect()
     }
 
-    /// Removes every catalog trace of a deleted collection, after its objects are gone.
+    /// Removes every catalog trace of a deleted collection, after its objects are gone (all
+    /// but the versions other collections share: those are noted in `shared_version_garbage`
+    /// in the same transaction, see `forget_version`).
     pub async fn purge_collection(&self, id: CollectionId) -> Result<(), SysDbError> {
         let mut tx = self.pool.begin().await?;
+        sqlx::query(AssertSqlSafe(format!(
+            "INSERT INTO shared_version_garbage (manifest, since_ms) \
+             SELECT DISTINCT v.manifest, $2 FROM collection_versions v \
+             WHERE v.collection_id = $1 AND {SHARED_ELSEWHERE} \
+             ON CONFLICT (manifest) DO NOTHING"
+        )))
+        .bind(id.to_string())
+        .bind(self.now_ms())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM collection_versions WHERE collection_id = $1")
             .bind(id.to_string())
             .execute(&mut *tx)
@@ -150,6 +179,12 @@ impl SysDb {
         Ok(())
     }
 }
+
+/// SQL condition: the manifest of version row `v` is referenced by a row of another collection.
+const SHARED_ELSEWHERE: &str = "(EXISTS (SELECT 1 FROM collection_versions o \
+         WHERE o.manifest = v.manifest AND o.collection_id <> v.collection_id) \
+     OR EXISTS (SELECT 1 FROM collections o \
+         WHERE o.manifest = v.manifest AND o.id <> v.collection_id))";
 
 /// Compaction attempts: recorded before an attempt writes objects, so that the directory of an
 /// attempt whose compactor died can be found and deleted without listing the object store.
