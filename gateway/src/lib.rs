@@ -10,6 +10,7 @@ mod limits;
 pub mod metrics;
 mod request_id;
 mod routes;
+pub mod schema;
 mod tenancy;
 mod ttl_cache;
 mod usage;

@@ -32,7 +32,7 @@ pub struct CollectionJson {
     pub name: String,
     #[schemars(with = "CollectionConfiguration")]
     pub configuration_json: Value,
-    /// Chroma's index schema, derived from the configuration as `chroma run` derives it.
+    /// Chroma's index schema: every value type's and key's indexes, defaults filled in.
     #[schemars(with = "Option<Value>")]
     pub schema: Option<Value>,
     #[schemars(with = "Option<Metadata>")]
@@ -51,7 +51,7 @@ pub fn collection(c: &CatalogCollection) -> Value {
         id: c.id.to_string(),
         name: c.name.clone(),
         configuration_json: configuration::configuration_json(&c.configuration),
-        schema: Some(configuration::schema(&c.configuration)),
+        schema: Some(crate::schema::wire(c)),
         metadata: c.metadata.clone(),
         dimension: c.dimension,
         tenant: c.tenant.clone(),

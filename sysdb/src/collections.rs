@@ -9,8 +9,8 @@ use sqlx::{AssertSqlSafe, Row};
 use crate::{Collection, CollectionUpdate, NewCollection, SysDb, SysDbError};
 
 const SELECT_COLLECTION: &str = "SELECT c.id, c.tenant, d.name AS database_name, c.database_id, \
-    c.name, c.dimension, c.metadata, c.configuration, c.version, c.compacted_offset, \
-    c.log_position, c.manifest FROM collections c JOIN databases d ON d.id = c.database_id";
+    c.name, c.dimension, c.metadata, c.configuration, c.schema_json, c.version, \
+    c.compacted_offset, c.log_position, c.manifest FROM collections c JOIN databases d ON d.id = c.database_id";
 
 fn json_column(row: &AnyRow, col: &str) -> Result<Option<Value>, SysDbError> {
     let text: Option<String> = row.try_get(col)?;
@@ -41,6 +41,7 @@ fn collection_from_row(row: &AnyRow) -> Result<Collection, SysDbError> {
         dimension: dimension.map(|d| d as u32),
         metadata: json_column(row, "metadata")?,
         configuration: json_column(row, "configuration")?.unwrap_or(Value::Null),
+        schema: json_column(row, "schema_json")?,
         version: to_u64(row, "version")?,
         compacted_offset: to_u64(row, "compacted_offset")?,
         log_position: to_u64(row, "log_position")?,
@@ -65,8 +66,8 @@ impl SysDb {
         }
         let id = CollectionId(self.entropy.uuid());
         let inserted = sqlx::query(
-            "INSERT INTO collections (id, tenant, database_id, name, dimension, metadata, configuration, created_at_ms, created_seq) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM collections))",
+            "INSERT INTO collections (id, tenant, database_id, name, dimension, metadata, configuration, schema_json, created_at_ms, created_seq) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM collections))",
         )
         .bind(id.to_string())
         .bind(&new.tenant)
@@ -75,6 +76,7 @@ impl SysDb {
         .bind(new.dimension.map(i64::from))
         .bind(new.metadata.as_ref().map(Value::to_string))
         .bind(new.configuration.to_string())
+        .bind(new.schema.as_ref().map(Value::to_string))
         .bind(self.now_ms())
         .execute(&self.pool)
         .await;
@@ -195,17 +197,21 @@ impl SysDb {
         self.get_collection(id).await
     }
 
-    /// Replaces a live collection's configuration (Chroma's `modify(configuration=...)`; the
-    /// gateway merges the change into the current one first).
+    /// Replaces a live collection's configuration and, when given, its schema (Chroma's
+    /// `modify(configuration=...)` changes both; the gateway merges the change into the current
+    /// ones first). A collection without a stored schema keeps none.
     pub async fn set_collection_configuration(
         &self,
         id: CollectionId,
         configuration: &Value,
+        schema: Option<&Value>,
     ) -> Result<(), SysDbError> {
         let done = sqlx::query(
-            "UPDATE collections SET configuration = $1 WHERE id = $2 AND deleted_at_ms IS NULL",
+            "UPDATE collections SET configuration = $1, schema_json = COALESCE($2, schema_json) \
+             WHERE id = $3 AND deleted_at_ms IS NULL",
         )
         .bind(configuration.to_string())
+        .bind(schema.map(Value::to_string))
         .bind(id.to_string())
         .execute(&self.pool)
         .await?;
@@ -215,6 +221,28 @@ impl SysDb {
             )));
         }
         Ok(())
+    }
+
+    /// Replaces a live collection's schema only if it still is `expected` (a compare-and-swap
+    /// on the stored text): the schema grows as writes bring new metadata keys, and two
+    /// gateways adding different keys at once must not overwrite each other. False when the
+    /// stored schema changed meanwhile (read it again and retry) or the collection is gone.
+    pub async fn replace_collection_schema(
+        &self,
+        id: CollectionId,
+        expected: &Value,
+        schema: &Value,
+    ) -> Result<bool, SysDbError> {
+        let done = sqlx::query(
+            "UPDATE collections SET schema_json = $1 \
+             WHERE id = $2 AND schema_json = $3 AND deleted_at_ms IS NULL",
+        )
+        .bind(schema.to_string())
+        .bind(id.to_string())
+        .bind(expected.to_string())
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     /// Soft-deletes a collection by name; its objects are collected later.

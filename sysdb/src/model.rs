@@ -19,6 +19,9 @@ pub struct Collection {
     pub dimension: Option<u32>,
     pub metadata: Option<Value>,
     pub configuration: Value,
+    /// Chroma's index schema as stored at creation (defaults completed); `None` for collections
+    /// created before Silt stored schemas, whose schema follows from `configuration`.
+    pub schema: Option<Value>,
     /// Current index version; 0 before the first compaction.
     pub version: u64,
     /// Last log offset folded into `version`.
@@ -47,6 +50,8 @@ pub struct NewCollection {
     pub name: String,
     pub metadata: Option<Value>,
     pub configuration: Value,
+    /// Chroma's index schema, complete; `None` stores none (derived from `configuration`).
+    pub schema: Option<Value>,
     pub dimension: Option<u32>,
     pub get_or_create: bool,
 }
@@ -61,6 +66,7 @@ impl NewCollection {
             name: name.to_string(),
             metadata: None,
             configuration,
+            schema: None,
             dimension: None,
             get_or_create: false,
         }

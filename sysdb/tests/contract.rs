@@ -16,6 +16,7 @@ fn new_collection(name: &str) -> NewCollection {
         name: name.into(),
         metadata: Some(json!({"owner": "t"})),
         configuration: json!({"hnsw": {"space": "cosine"}}),
+        schema: None,
         dimension: None,
         get_or_create: false,
     }
@@ -200,11 +201,68 @@ async fn contract(db: SysDb) {
         .await
         .unwrap()
         .contains(&p.id));
+    schemas(&db).await;
     keys_and_quotas(&db).await;
     membership(&db).await;
     compaction_attempts(&db).await;
     reset_returns_to_first_start(&db).await;
     due_for_compaction_pages_oldest_first(&db).await;
+}
+
+/// A collection's schema is stored as given, read back on every lookup, replaced together with
+/// the configuration, and grown only by a compare-and-swap on what was read.
+async fn schemas(db: &SysDb) {
+    let schema = json!({"defaults": {"int": {"int_inverted_index": {"enabled": false, "config": {}}}}, "keys": {}});
+    let (c, _) = db
+        .create_collection(NewCollection {
+            schema: Some(schema.clone()),
+            ..new_collection("with-schema")
+        })
+        .await
+        .unwrap();
+    assert_eq!(c.schema.as_ref(), Some(&schema));
+    let (plain, _) = db
+        .create_collection(new_collection("no-schema"))
+        .await
+        .unwrap();
+    assert_eq!(plain.schema, None);
+
+    // A configuration change without a schema keeps the stored one; with one, replaces it.
+    db.set_collection_configuration(c.id, &json!({"hnsw": {"space": "ip"}}), None)
+        .await
+        .unwrap();
+    let read = db.get_collection(c.id).await.unwrap();
+    assert_eq!(
+        (read.distance(), read.schema.as_ref()),
+        (silt_common::distance::Distance::Ip, Some(&schema))
+    );
+    let grown = json!({"defaults": {}, "keys": {"k": {}}});
+    db.set_collection_configuration(c.id, &json!({"hnsw": {"space": "ip"}}), Some(&grown))
+        .await
+        .unwrap();
+    assert_eq!(
+        db.get_collection(c.id).await.unwrap().schema,
+        Some(grown.clone())
+    );
+    db.set_collection_configuration(plain.id, &json!({}), None)
+        .await
+        .unwrap();
+    assert_eq!(db.get_collection(plain.id).await.unwrap().schema, None);
+
+    // Compare-and-swap: only the writer that read the current schema wins.
+    assert!(!db
+        .replace_collection_schema(c.id, &schema, &json!({"stale": true}))
+        .await
+        .unwrap());
+    assert!(db
+        .replace_collection_schema(c.id, &grown, &schema)
+        .await
+        .unwrap());
+    let by_name = db
+        .get_collection_by_name("default_tenant", "default_database", "with-schema")
+        .await
+        .unwrap();
+    assert_eq!(by_name.schema, Some(schema));
 }
 
 /// The compactor's queue: tails started longest ago first, a page at a time, with big tails due

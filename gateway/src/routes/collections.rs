@@ -18,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::tenancy::{Caller, RouteAccess};
 use crate::validate::{collection_metadata, collection_name};
 use crate::wire::configuration;
-use crate::{wire, GatewayState};
+use crate::{schema, wire, GatewayState};
 
 pub(crate) fn routes() -> Vec<Route> {
     use RouteAccess::*;
@@ -105,6 +105,10 @@ struct CreateBody {
     #[serde(default)]
     #[schemars(with = "Option<wire::CollectionConfiguration>")]
     configuration: Option<Value>,
+    /// Chroma's index schema (`Schema().create_index(...)`); completed with the defaults.
+    #[serde(default)]
+    #[schemars(with = "Option<Value>")]
+    schema: Option<Value>,
     #[serde(default)]
     get_or_create: bool,
 }
@@ -115,6 +119,8 @@ async fn create(
     Path((tenant, database)): Path<(String, String)>,
     Body(body): Body<CreateBody>,
 ) -> ApiResult<Json<Value>> {
+    // A schema of the wrong shape is refused with the body, before anything else.
+    let sent_schema = schema::parse(body.schema)?;
     collection_name(&body.name)?;
     let metadata = collection_metadata("metadata", &body.metadata, &caller.limits)?;
     let max = caller.limits.max_collections_per_tenant;
@@ -138,6 +144,10 @@ async fn create(
         }
     }
     let configuration = configuration::for_create(body.configuration, &metadata)?;
+    if let Some(sent) = &sent_schema {
+        schema::validate(sent)?;
+    }
+    let (configuration, stored_schema) = schema::for_create(sent_schema.as_ref(), &configuration)?;
     let (collection, _) = s
         .sysdb
         .create_collection(NewCollection {
@@ -146,6 +156,7 @@ async fn create(
             name: body.name,
             metadata,
             configuration,
+            schema: Some(stored_schema),
             dimension: None,
             get_or_create: body.get_or_create,
         })
@@ -253,7 +264,7 @@ async fn modify(
         }
     }
     // Checked before anything changes, so a refused configuration leaves the name as it was.
-    let configuration = configuration::for_update(&c.configuration, body.new_configuration)?;
+    let configuration = schema::for_update(&c, body.new_configuration)?;
     if body.new_name.is_some() || metadata.is_some() {
         s.sysdb
             .update_collection(
@@ -265,9 +276,9 @@ async fn modify(
             )
             .await?;
     }
-    if let Some(configuration) = configuration {
+    if let Some((configuration, new_schema)) = configuration {
         s.sysdb
-            .set_collection_configuration(c.id, &configuration)
+            .set_collection_configuration(c.id, &configuration, new_schema.as_ref())
             .await?;
     }
     Ok(Json(json!({})))

@@ -10,18 +10,22 @@ use silt_common::distance::Distance;
 use crate::error::{ApiError, ApiResult};
 use silt_common::ErrorKind;
 
-/// Chroma's HNSW defaults.
-const EF_CONSTRUCTION: u64 = 100;
-const EF_SEARCH: u64 = 100;
-const MAX_NEIGHBORS: u64 = 16;
-const RESIZE_FACTOR: f64 = 1.2;
-const SYNC_THRESHOLD: u64 = 1000;
-const BATCH_SIZE: u64 = 100;
+/// Chroma's HNSW defaults (the schema's defaults use them too).
+pub(crate) mod defaults {
+    pub const EF_CONSTRUCTION: u64 = 100;
+    pub const EF_SEARCH: u64 = 100;
+    pub const MAX_NEIGHBORS: u64 = 16;
+    pub const RESIZE_FACTOR: f64 = 1.2;
+    pub const SYNC_THRESHOLD: u64 = 1000;
+    pub const BATCH_SIZE: u64 = 100;
 
-/// Chroma's default is the machine's thread count; recorded at creation so it stays stable.
-fn default_num_threads() -> u64 {
-    std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+    /// Chroma's default is the machine's thread count; recorded at creation so it stays stable.
+    pub fn num_threads() -> u64 {
+        std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
+    }
 }
+
+use defaults::*;
 
 /// The `hnsw` section as a create may send it; unknown keys are refused, as by Chroma.
 #[derive(Debug, Default, Deserialize)]
@@ -93,7 +97,7 @@ impl Default for Hnsw {
             ef_construction: EF_CONSTRUCTION,
             ef_search: EF_SEARCH,
             max_neighbors: MAX_NEIGHBORS,
-            num_threads: default_num_threads(),
+            num_threads: defaults::num_threads(),
             resize_factor: RESIZE_FACTOR,
             sync_threshold: SYNC_THRESHOLD,
             batch_size: BATCH_SIZE,
@@ -273,6 +277,59 @@ fn complete(stored_config: &Value) -> (Hnsw, Value) {
         .cloned()
         .unwrap_or(Value::Null);
     (hnsw, ef)
+}
+
+/// The vector index settings of a stored configuration, for the schema (which describes the
+/// same index): the distance, every other HNSW setting, and the embedding function.
+pub(crate) struct VectorSettings {
+    pub space: Distance,
+    /// Every HNSW setting but `space`, defaults filled in.
+    pub hnsw: Value,
+    pub embedding_function: Value,
+    default: bool,
+}
+
+impl VectorSettings {
+    /// Chroma's test for a configuration that asks for nothing: every HNSW setting at its
+    /// default (`num_threads` included), L2, and no embedding function, an unknown one or
+    /// Chroma's default model.
+    pub fn is_default(&self) -> bool {
+        self.default
+    }
+}
+
+fn embedding_function_is_default(ef: &Value) -> bool {
+    match ef.get("type").and_then(Value::as_str) {
+        _ if ef.is_null() => true,
+        Some("unknown") => true,
+        Some("known") => ef.get("name").and_then(Value::as_str) == Some("default"),
+        _ => false,
+    }
+}
+
+pub(crate) fn vector_settings(stored_config: &Value) -> VectorSettings {
+    let (hnsw, ef) = complete(stored_config);
+    let default = hnsw == Hnsw::default() && embedding_function_is_default(&ef);
+    let space = Distance::parse(&hnsw.space).unwrap_or_default();
+    let mut params = serde_json::to_value(&hnsw).unwrap_or(json!({}));
+    if let Some(m) = params.as_object_mut() {
+        m.remove("space");
+    }
+    VectorSettings {
+        space,
+        hnsw: params,
+        embedding_function: ef,
+        default,
+    }
+}
+
+/// The stored configuration of a vector index described by a schema: `space`, the HNSW
+/// settings it has (the others take their defaults) and the embedding function.
+pub(crate) fn stored_from_parts(space: &str, hnsw: &Value, embedding_function: Value) -> Value {
+    let mut section = hnsw.as_object().cloned().unwrap_or_default();
+    section.insert("space".into(), json!(space));
+    let (hnsw, ef) = complete(&json!({"hnsw": section, "embedding_function": embedding_function}));
+    stored(&hnsw, ef)
 }
 
 /// The stored configuration with a modify's `new_configuration` applied. Chroma refuses

@@ -140,6 +140,7 @@ impl World {
                 name: "sim".into(),
                 metadata: None,
                 configuration: serde_json::json!({}),
+                schema: None,
                 dimension: None,
                 get_or_create: false,
             })

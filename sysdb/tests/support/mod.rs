@@ -37,6 +37,7 @@ pub async fn collection(db: &SysDb, tenant: &str, name: &str) -> CollectionId {
             name: name.into(),
             metadata: None,
             configuration: json!({}),
+            schema: None,
             dimension: None,
             get_or_create: false,
         })
