@@ -80,7 +80,7 @@ fn bound_holds_on_clustered_data() {
         .map(|i| common::near(&mut rng, &groups[i][i], 0.3))
         .collect();
     for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
-        for bits in [1, 3, 7] {
+        for bits in [1, 3, 6] {
             let t = tally(&groups, &queries, metric, bits);
             check(&format!("clustered {metric:?} B={bits}"), &t);
         }

@@ -19,7 +19,11 @@ fn golden_path(name: &str) -> PathBuf {
 fn input() -> (Rotation, Vec<Vec<f32>>) {
     let mut rng = SplitMix64::new(2026);
     let vectors = (0..5)
-        .map(|_| (0..10).map(|_| (rng.next_f64() * 2.0 - 1.0) as f32).collect())
+        .map(|_| {
+            (0..10)
+                .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+                .collect()
+        })
         .collect();
     (Rotation::new(7, 10), vectors)
 }
@@ -35,7 +39,10 @@ fn check(name: &str, metric: Metric, bits: u8) {
     }
     let golden = std::fs::read(&path).unwrap();
     assert_eq!(golden[4], BLOCK_FORMAT_VERSION);
-    assert_eq!(bytes, golden, "{name}: encoding changed; bump the format version");
+    assert_eq!(
+        bytes, golden,
+        "{name}: encoding changed; bump the format version"
+    );
     // The checked-in bytes decode to the same block, and score like it.
     let decoded = CodeBlock::read(&golden).unwrap();
     assert_eq!(decoded, block);

@@ -34,7 +34,10 @@ fn reranking_within_the_bound_finds_the_exact_top_k() {
             .collect();
         let bytes: usize = blocks.iter().map(|b| b.to_bytes().len()).sum();
         let per_vector = D * DEFAULT_BITS as usize / 8 + 16;
-        assert_eq!(bytes, N * per_vector + CLUSTERS * (40 + 4 * padded_dimension(D)));
+        assert_eq!(
+            bytes,
+            N * per_vector + CLUSTERS * (40 + 4 * padded_dimension(D))
+        );
 
         let mut most = 0;
         let mut total = 0;
@@ -55,7 +58,10 @@ fn reranking_within_the_bound_finds_the_exact_top_k() {
                 .collect();
             exact.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
             exact.truncate(K);
-            assert_eq!(found.top, exact, "{metric:?}: recall@{K} below exact search");
+            assert_eq!(
+                found.top, exact,
+                "{metric:?}: recall@{K} below exact search"
+            );
             most = most.max(found.reranked);
             total += found.reranked;
         }
@@ -64,7 +70,10 @@ fn reranking_within_the_bound_finds_the_exact_top_k() {
             total as f64 / QUERIES as f64
         );
         // The brief allows 5 %; 1 % keeps a margin of ~4× over what the bound needs today.
-        assert!(most * 100 <= N, "{metric:?}: re-ranked {most} of {N} (> 1 %)");
+        assert!(
+            most * 100 <= N,
+            "{metric:?}: re-ranked {most} of {N} (> 1 %)"
+        );
     }
 }
 

@@ -177,6 +177,11 @@ impl CodeBlock {
         self.seed
     }
 
+    /// Every vector's bit planes (bits × D/64 words each), for the kernels.
+    pub fn codes(&self) -> &[u64] {
+        &self.codes
+    }
+
     /// The encoded size of a block of `count` vectors.
     pub fn encoded_len(count: usize, bits: u8, padded: usize) -> usize {
         HEADER + 4 * padded + count * Self::bytes_per_vector(bits, padded)
