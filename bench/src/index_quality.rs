@@ -164,7 +164,7 @@ async fn compact(stack: &Stack, c: CollectionId) -> anyhow::Result<f64> {
 
 fn knn(c: CollectionId, q: &[f32], k: usize, filters: Filters) -> KnnRequest {
     KnnRequest {
-        collection: c,
+        collection: c.into(),
         filters,
         query_embeddings: vec![q.to_vec()],
         n_results: k,

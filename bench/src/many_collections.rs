@@ -107,7 +107,7 @@ pub async fn run(o: &CollectionsBenchOptions) -> anyhow::Result<CollectionsRepor
     for id in &ids {
         let t = Instant::now();
         node.knn(KnnRequest {
-            collection: *id,
+            collection: (*id).into(),
             filters: Filters::default(),
             query_embeddings: vec![vec![1.0; o.dimension]],
             n_results: 5,

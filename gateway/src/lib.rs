@@ -1,11 +1,13 @@
 //! The public HTTP API, compatible with Chroma's v2 API so that Chroma's own clients work
 //! unchanged. Every route runs behind the tenancy guard (keys, access, quotas, rate limits);
-//! handlers are thin: they parse and validate, then call the catalog, the log service and the
-//! query service through their traits.
+//! handlers are thin: they parse the request, call the frontend service (`frontend/`: one
+//! catalog read of the collection, validation, quotas, then the log or query service through
+//! their traits) and shape the answer.
 
 mod body;
 mod console;
 mod error;
+mod frontend;
 mod limits;
 pub mod metrics;
 mod request_id;

@@ -9,7 +9,9 @@ use silt_common::{CollectionId, SiltError, SiltResult};
 
 use crate::search::SEARCH;
 use crate::wire::{CountRequest, COUNT, GET, KNN};
-use crate::{Consistency, GetRequest, KnnRequest, QueryService, Scored, SearchHit, SearchRequest};
+use crate::{
+    Consistency, GetRequest, KnnRequest, QueryService, Scored, SearchHit, SearchRequest, Target,
+};
 
 pub struct QueryClient {
     rpc: RpcClient,
@@ -38,23 +40,26 @@ impl QueryClient {
 #[async_trait]
 impl QueryService for QueryClient {
     async fn get(&self, request: GetRequest) -> SiltResult<Vec<Record>> {
-        self.call(request.collection, GET, to_bytes(&request)).await
+        self.call(request.collection.id(), GET, to_bytes(&request))
+            .await
     }
 
     async fn knn(&self, request: KnnRequest) -> SiltResult<Vec<Vec<Scored>>> {
-        self.call(request.collection, KNN, to_bytes(&request)).await
+        self.call(request.collection.id(), KNN, to_bytes(&request))
+            .await
     }
 
-    async fn count(&self, collection: CollectionId, consistency: Consistency) -> SiltResult<u64> {
+    async fn count(&self, collection: Target, consistency: Consistency) -> SiltResult<u64> {
+        let id = collection.id();
         let request = CountRequest {
             collection,
             consistency,
         };
-        self.call(collection, COUNT, to_bytes(&request)).await
+        self.call(id, COUNT, to_bytes(&request)).await
     }
 
     async fn search(&self, request: SearchRequest) -> SiltResult<Vec<Vec<SearchHit>>> {
-        self.call(request.collection, SEARCH, to_bytes(&request))
+        self.call(request.collection.id(), SEARCH, to_bytes(&request))
             .await
     }
 }

@@ -12,6 +12,7 @@ mod request;
 pub mod search;
 mod server;
 mod tail_cache;
+mod target;
 mod wire;
 
 pub use client::QueryClient;
@@ -21,10 +22,11 @@ pub use read::{OpenedVersion, OpenedVersions};
 pub use request::{Consistency, Filters, GetRequest, Include, KnnRequest, Scored};
 pub use search::{SearchError, SearchHit, SearchPlan, SearchRequest};
 pub use server::router;
+pub use target::{CollectionRow, Target};
 
 use async_trait::async_trait;
 use silt_common::record::Record;
-use silt_common::{CollectionId, SiltResult};
+use silt_common::SiltResult;
 
 /// What the gateway needs from query nodes. Implemented in-process by `QueryNode` and over the
 /// network by the query client.
@@ -35,7 +37,7 @@ pub trait QueryService: Send + Sync + 'static {
     async fn knn(&self, request: KnnRequest) -> SiltResult<Vec<Vec<Scored>>>;
     /// Records in the collection; `Eventual` counts only what is indexed (Chroma's
     /// `read_level=index_only`).
-    async fn count(&self, collection: CollectionId, consistency: Consistency) -> SiltResult<u64>;
+    async fn count(&self, collection: Target, consistency: Consistency) -> SiltResult<u64>;
     /// Chroma's Search API: one list of hits per search, all read from one snapshot.
     async fn search(&self, request: SearchRequest) -> SiltResult<Vec<Vec<SearchHit>>>;
 }

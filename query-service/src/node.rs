@@ -7,13 +7,16 @@ use silt_common::record::{LogEntry, Record};
 use silt_common::storage::DynStore;
 use silt_common::{CollectionId, SiltResult};
 use silt_log_service::LogService;
-use silt_sysdb::{Collection, SysDb};
+use silt_sysdb::SysDb;
 
 use crate::range_cache::{CacheConfig, CacheError, RangeCache};
 use crate::read::{execute_get, execute_knn, OpenedVersion, OpenedVersions};
 use crate::search::{execute_search, SearchContext};
 use crate::tail_cache::{TailCache, TailPlan};
-use crate::{Consistency, GetRequest, KnnRequest, QueryService, Scored, SearchHit, SearchRequest};
+use crate::{
+    CollectionRow, Consistency, GetRequest, KnnRequest, QueryService, Scored, SearchHit,
+    SearchRequest, Target,
+};
 
 #[derive(Debug, Clone)]
 pub struct QueryConfig {
@@ -49,7 +52,7 @@ pub struct QueryNode {
 
 /// A consistent view of one collection: a version plus the log tail written after it.
 struct Snapshot {
-    collection: Collection,
+    collection: CollectionRow,
     version: Option<Arc<OpenedVersion>>,
     tail: Vec<LogEntry>,
 }
@@ -92,7 +95,9 @@ impl QueryNode {
         text: &str,
         limit: usize,
     ) -> SiltResult<Vec<(Record, f32)>> {
-        let s = self.snapshot(collection, Consistency::Strong).await?;
+        let s = self
+            .snapshot(collection.into(), Consistency::Strong)
+            .await?;
         crate::read::bm25(&self.cache, s.version.as_ref(), &s.tail, text, limit).await
     }
 
@@ -103,7 +108,7 @@ impl QueryNode {
 
     /// The collection's unindexed tail: what this node read before, plus what the log holds
     /// after it.
-    async fn read_tail(&self, collection: &Collection) -> SiltResult<Vec<LogEntry>> {
+    async fn read_tail(&self, collection: &CollectionRow) -> SiltResult<Vec<LogEntry>> {
         let (id, compacted, position) = (
             collection.id,
             collection.compacted_offset,
@@ -119,10 +124,14 @@ impl QueryNode {
         Ok(tail)
     }
 
-    async fn snapshot(&self, id: CollectionId, consistency: Consistency) -> SiltResult<Snapshot> {
+    async fn snapshot(&self, target: Target, consistency: Consistency) -> SiltResult<Snapshot> {
         // Version and compacted offset come from one catalog row, so the tail read after it
-        // starts exactly where the version ends: no write is missed or applied twice.
-        let collection = self.sysdb.get_collection(id).await?;
+        // starts exactly where the version ends: no write is missed or applied twice. A
+        // caller that read the row for this request passes it (target.rs).
+        let collection = match target {
+            Target::Row(row) => row,
+            Target::Id(id) => CollectionRow::from(&self.sysdb.get_collection(id).await?),
+        };
         let version = async {
             match &collection.manifest {
                 Some(key) => Ok(Some(self.versions.open(&self.cache, key).await?)),
@@ -155,12 +164,10 @@ impl QueryNode {
 /// Chroma's `hnsw.ef_search` is a search-effort knob whose default is 100; Silt's equivalent is
 /// the clusters probed per query. A collection configured away from the default probes the
 /// version's default count scaled by the same ratio (docs/chroma-configuration.md).
-fn configured_nprobe(collection: &Collection, version: Option<&OpenedVersion>) -> Option<usize> {
+fn configured_nprobe(collection: &CollectionRow, version: Option<&OpenedVersion>) -> Option<usize> {
     const CHROMA_DEFAULT_EF_SEARCH: u64 = 100;
     let ef = collection
-        .configuration
-        .pointer("/hnsw/ef_search")
-        .and_then(serde_json::Value::as_u64)
+        .ef_search
         .filter(|ef| *ef != CHROMA_DEFAULT_EF_SEARCH)?;
     let index = &version?.head.manifest.index;
     let scaled = u64::from(index.nprobe).saturating_mul(ef) / CHROMA_DEFAULT_EF_SEARCH;
@@ -171,16 +178,16 @@ fn configured_nprobe(collection: &Collection, version: Option<&OpenedVersion>) -
 impl QueryService for QueryNode {
     async fn get(&self, request: GetRequest) -> SiltResult<Vec<Record>> {
         let s = self
-            .snapshot(request.collection, request.consistency)
+            .snapshot(request.collection.clone(), request.consistency)
             .await?;
         execute_get(&self.cache, s.version.as_ref(), &s.tail, &request).await
     }
 
     async fn knn(&self, request: KnnRequest) -> SiltResult<Vec<Vec<Scored>>> {
         let s = self
-            .snapshot(request.collection, request.consistency)
+            .snapshot(request.collection.clone(), request.consistency)
             .await?;
-        let distance = s.collection.distance();
+        let distance = s.collection.distance;
         let nprobe = self
             .nprobe
             .or_else(|| configured_nprobe(&s.collection, s.version.as_deref()));
@@ -195,20 +202,20 @@ impl QueryService for QueryNode {
         .await
     }
 
-    async fn count(&self, collection: CollectionId, consistency: Consistency) -> SiltResult<u64> {
+    async fn count(&self, collection: Target, consistency: Consistency) -> SiltResult<u64> {
         let s = self.snapshot(collection, consistency).await?;
         crate::read::count(&self.cache, s.version.as_ref(), &s.tail).await
     }
 
     async fn search(&self, request: SearchRequest) -> SiltResult<Vec<Vec<SearchHit>>> {
         let s = self
-            .snapshot(request.collection, request.consistency)
+            .snapshot(request.collection.clone(), request.consistency)
             .await?;
         let ctx = SearchContext {
             cache: &self.cache,
             version: s.version.as_ref(),
             tail: &s.tail,
-            distance: s.collection.distance(),
+            distance: s.collection.distance,
             nprobe: self
                 .nprobe
                 .or_else(|| configured_nprobe(&s.collection, s.version.as_deref())),

@@ -1,6 +1,7 @@
 use silt_common::filter::{Where, WhereDocument};
 use silt_common::record::Record;
-use silt_common::CollectionId;
+
+use crate::Target;
 
 /// Which fields a result carries; the rest are left empty to save copying and transfer.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,7 +32,7 @@ pub struct Filters {
 
 #[derive(Debug, Clone)]
 pub struct GetRequest {
-    pub collection: CollectionId,
+    pub collection: Target,
     pub filters: Filters,
     pub limit: Option<usize>,
     pub offset: usize,
@@ -41,7 +42,7 @@ pub struct GetRequest {
 
 #[derive(Debug, Clone)]
 pub struct KnnRequest {
-    pub collection: CollectionId,
+    pub collection: Target,
     pub filters: Filters,
     pub query_embeddings: Vec<Vec<f32>>,
     pub n_results: usize,

@@ -5,41 +5,26 @@ use serde_json::Value;
 use silt_common::codec::{DecodeError, Reader, Writer};
 use silt_common::filter::{Where, WhereDocument};
 use silt_common::rpc::Wire;
-use silt_common::CollectionId;
 
-use crate::{Consistency, Filters, GetRequest, Include, KnnRequest, Scored};
+use crate::{Consistency, Filters, GetRequest, Include, KnnRequest, Scored, Target};
 
 pub(crate) const GET: &str = "/internal/query/v1/get";
 pub(crate) const KNN: &str = "/internal/query/v1/knn";
 pub(crate) const COUNT: &str = "/internal/query/v1/count";
 
-pub(crate) struct CollectionRef(pub CollectionId);
-
-impl Wire for CollectionRef {
-    fn encode(&self, w: &mut Writer) {
-        w.str(&self.0.to_string());
-    }
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let text = r.str()?;
-        text.parse()
-            .map(CollectionRef)
-            .map_err(|_| DecodeError::Invalid(format!("bad collection id {text:?}")))
-    }
-}
-
 pub(crate) struct CountRequest {
-    pub collection: CollectionId,
+    pub collection: Target,
     pub consistency: Consistency,
 }
 
 impl Wire for CountRequest {
     fn encode(&self, w: &mut Writer) {
-        CollectionRef(self.collection).encode(w);
+        self.collection.encode(w);
         self.consistency.encode(w);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(CountRequest {
-            collection: CollectionRef::decode(r)?.0,
+            collection: Target::decode(r)?,
             consistency: Consistency::decode(r)?,
         })
     }
@@ -96,7 +81,7 @@ impl Wire for Include {
 
 impl Wire for GetRequest {
     fn encode(&self, w: &mut Writer) {
-        CollectionRef(self.collection).encode(w);
+        self.collection.encode(w);
         self.filters.encode(w);
         self.limit.map(|l| l as u64).encode(w);
         w.u64(self.offset as u64);
@@ -105,7 +90,7 @@ impl Wire for GetRequest {
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
         Ok(GetRequest {
-            collection: CollectionRef::decode(r)?.0,
+            collection: Target::decode(r)?,
             filters: Filters::decode(r)?,
             limit: Option::<u64>::decode(r)?.map(|l| l as usize),
             offset: r.u64()? as usize,
@@ -133,7 +118,7 @@ impl Wire for Consistency {
 
 impl Wire for KnnRequest {
     fn encode(&self, w: &mut Writer) {
-        CollectionRef(self.collection).encode(w);
+        self.collection.encode(w);
         self.filters.encode(w);
         w.u64(self.query_embeddings.len() as u64);
         for q in &self.query_embeddings {
@@ -144,7 +129,7 @@ impl Wire for KnnRequest {
         self.consistency.encode(w);
     }
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let collection = CollectionRef::decode(r)?.0;
+        let collection = Target::decode(r)?;
         let filters = Filters::decode(r)?;
         let n = r.u64()?;
         if n > r.remaining() as u64 {
@@ -184,7 +169,10 @@ mod tests {
     #[test]
     fn requests_round_trip() {
         let request = KnnRequest {
-            collection: "2b1e3c5e-0000-4000-8000-000000000001".parse().unwrap(),
+            collection: "2b1e3c5e-0000-4000-8000-000000000001"
+                .parse::<silt_common::CollectionId>()
+                .unwrap()
+                .into(),
             filters: Filters {
                 ids: Some(vec!["a".into(), "b".into()]),
                 r#where: Where::parse(&json!({"n": {"$gt": 2}})).unwrap(),

@@ -135,7 +135,7 @@ async fn a_query_stops_reading_when_its_caller_gives_up() {
     // full-text query needs at least three: head, text index, records).
     let client = client_for(GET_LATENCY * 3 / 2);
     let request = KnnRequest {
-        collection: c.id,
+        collection: c.id.into(),
         filters: Filters {
             where_document: WhereDocument::parse(&json!({"$contains": "words42 more3"})).unwrap(),
             ..Filters::default()

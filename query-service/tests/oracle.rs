@@ -269,7 +269,7 @@ async fn check_queries(
 ) {
     let records = oracle.records();
     assert_eq!(
-        h.query.count(c, Consistency::Strong).await.unwrap(),
+        h.query.count(c.into(), Consistency::Strong).await.unwrap(),
         records.len() as u64,
         "count"
     );
@@ -287,7 +287,7 @@ async fn check_queries(
         let got = h
             .query
             .get(GetRequest {
-                collection: c,
+                collection: c.into(),
                 filters: filters.clone(),
                 limit,
                 offset,
@@ -313,7 +313,7 @@ async fn check_queries(
         let got = h
             .query
             .knn(KnnRequest {
-                collection: c,
+                collection: c.into(),
                 filters: filters.clone(),
                 query_embeddings: vec![query.clone()],
                 n_results: k,

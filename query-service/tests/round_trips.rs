@@ -114,7 +114,7 @@ async fn node(s: &Setup, disk: bool) -> (QueryNode, Arc<StoreStats>) {
 
 fn knn(c: CollectionId, filters: Filters) -> KnnRequest {
     KnnRequest {
-        collection: c,
+        collection: c.into(),
         filters,
         query_embeddings: vec![vector(17)],
         n_results: 10,
@@ -129,7 +129,7 @@ fn knn(c: CollectionId, filters: Filters) -> KnnRequest {
 
 fn get(c: CollectionId, filters: Filters) -> GetRequest {
     GetRequest {
-        collection: c,
+        collection: c.into(),
         filters,
         limit: Some(20),
         offset: 100,
@@ -226,8 +226,10 @@ async fn cold_queries_take_at_most_three_round_trips_and_warm_ones_none() {
         );
         assert_eq!((wtrips, warm.gets), (0, 0), "get {name} warm");
     }
-    let ((trips, _), (wtrips, warm)) =
-        cold_then_warm!(&s, |n| n.count(c, Consistency::Strong).await.unwrap());
+    let ((trips, _), (wtrips, warm)) = cold_then_warm!(&s, |n| n
+        .count(c.into(), Consistency::Strong)
+        .await
+        .unwrap());
     assert!(trips <= 3, "count: {trips} round trips");
     assert_eq!((wtrips, warm.gets), (0, 0), "count warm");
 

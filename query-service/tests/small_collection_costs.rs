@@ -103,7 +103,7 @@ async fn a_small_collection_is_one_object_and_one_get() {
         .unwrap();
     let hits = node
         .knn(KnnRequest {
-            collection: c.id,
+            collection: c.id.into(),
             filters: Filters::default(),
             query_embeddings: vec![vec![3.0, 1.0, -1.0, 0.5]],
             n_results: 3,
@@ -129,7 +129,7 @@ async fn a_small_collection_is_one_object_and_one_get() {
     // Every other read of the version is served from that one object.
     let got = node
         .get(GetRequest {
-            collection: c.id,
+            collection: c.id.into(),
             filters: Filters::default(),
             limit: None,
             offset: 0,
@@ -160,5 +160,8 @@ async fn a_small_collection_is_one_object_and_one_get() {
     )
     .await
     .unwrap();
-    assert_eq!(node.count(c.id, Consistency::Strong).await.unwrap(), 21);
+    assert_eq!(
+        node.count(c.id.into(), Consistency::Strong).await.unwrap(),
+        21
+    );
 }

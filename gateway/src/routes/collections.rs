@@ -7,8 +7,7 @@ use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use silt_common::{CollectionId, SiltError};
-use silt_sysdb::{Collection, CollectionUpdate, NewCollection};
+use silt_sysdb::{CollectionUpdate, NewCollection};
 
 use super::openapi::op;
 use super::tenants::{page, Page};
@@ -207,29 +206,8 @@ async fn get_by_id(
     Ok(Json(wire::collection(&c)))
 }
 
-/// A live collection by id, and only within the tenant and database named in the path: an id
-/// from elsewhere is "not found", never revealed.
-pub(crate) async fn resolve(
-    s: &GatewayState,
-    tenant: &str,
-    database: &str,
-    id: &str,
-) -> ApiResult<Collection> {
-    let not_found = || {
-        ApiError(SiltError::not_found(format!(
-            "Collection [{id}] does not exist"
-        )))
-    };
-    let cid: CollectionId = id.parse().map_err(|_| not_found())?;
-    let c = s.sysdb.get_collection(cid).await.map_err(|e| match e {
-        silt_sysdb::SysDbError::NotFound(_) => not_found(),
-        other => other.into(),
-    })?;
-    if c.tenant != tenant || c.database != database {
-        return Err(not_found());
-    }
-    Ok(c)
-}
+// Resolution lives in the frontend service; routes that serve a collection's row use it too.
+pub(crate) use crate::frontend::resolve;
 
 #[derive(Deserialize, JsonSchema)]
 #[schemars(rename = "UpdateCollectionPayload")]

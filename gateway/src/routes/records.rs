@@ -7,19 +7,17 @@ use axum::{Extension, Json};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use silt_common::record::{Operation, OperationRecord};
-use silt_common::ErrorKind;
-use silt_query_service::{Consistency, Filters, GetRequest, Include, KnnRequest};
-use silt_sysdb::Collection;
+use silt_common::record::Operation;
+use silt_query_service::{Consistency, Filters};
 
-use super::collections::resolve;
 use super::openapi::op;
 use super::{route, Route, DB_PATH};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
+use crate::frontend::{Frontend, GetArgs, QueryArgs};
 use crate::tenancy::{Caller, RouteAccess};
 use crate::validate::{self, BatchBody, EmbeddingInput};
-use crate::{wire, GatewayState, Limits};
+use crate::{wire, GatewayState};
 
 pub(crate) fn routes() -> Vec<Route> {
     use RouteAccess::*;
@@ -92,77 +90,16 @@ pub(crate) fn routes() -> Vec<Route> {
 
 type CollectionPath = Path<(String, String, String)>;
 
-/// Checks the batch's dimension against the collection's, fixing it on the first write.
-async fn check_dimension(
-    s: &GatewayState,
-    c: &Collection,
-    dimension: Option<usize>,
-) -> ApiResult<()> {
-    let Some(d) = dimension else { return Ok(()) };
-    let expected = match c.dimension {
-        Some(e) => e,
-        None => s
-            .sysdb
-            .set_dimension_if_unset(c.id, d as u32)
-            .await?
-            .dimension
-            .unwrap_or(d as u32),
-    };
-    if expected as usize != d {
-        return Err(ApiError::invalid(format!(
-            "Collection expecting embedding with dimension of {expected}, got {d}"
-        )));
-    }
-    Ok(())
-}
-
-/// `n` results at most, bounded by what the collection can hold: no more records than log
-/// entries were ever written (the catalog's log position counts every acknowledged write, so
-/// the bound is exact for strong reads too). Without a quota this is what keeps a huge
-/// `limit` or `n_results` from sizing the query service's buffers.
-fn within_collection(c: &Collection, n: usize) -> usize {
-    n.min(usize::try_from(c.log_position).unwrap_or(usize::MAX).max(1))
-}
-
-/// Refuses a write that could take the collection past its records quota. Nothing can hold
-/// more records than log entries were ever written, so the exact count is only needed near
-/// the limit.
-async fn check_records_quota(
-    s: &GatewayState,
-    c: &Collection,
-    adding: usize,
-    limits: &Limits,
-) -> ApiResult<()> {
-    let max = limits.max_records_per_collection;
-    if c.log_position.saturating_add(adding as u64) <= max {
-        return Ok(());
-    }
-    let now = s.query.count(c.id, Consistency::Strong).await?;
-    if now.saturating_add(adding as u64) > max {
-        return Err(ApiError::quota(format!(
-            "Collection holds {now} records; adding {adding} would pass its quota of {max}"
-        )));
-    }
-    Ok(())
-}
-
 async fn write(
     s: &GatewayState,
     caller: &Caller,
-    path: CollectionPath,
+    Path((tenant, database, id)): CollectionPath,
     body: BatchBody,
     op: Operation,
 ) -> ApiResult<()> {
-    let Path((tenant, database, id)) = path;
-    let c = resolve(s, &tenant, &database, &id).await?;
-    let (records, dimension) = validate::batch(body, op, &caller.limits)?;
-    check_dimension(s, &c, dimension).await?;
-    if matches!(op, Operation::Add | Operation::Upsert) {
-        check_records_quota(s, &c, records.len(), &caller.limits).await?;
-    }
-    let written = records.len();
-    s.log.append(c.id, records).await?;
-    s.usage.wrote(&tenant, written);
+    let f = Frontend::new(s, caller);
+    let c = f.collection(&tenant, &database, &id).await?;
+    f.write(&c, body, op).await?;
     Ok(())
 }
 
@@ -229,71 +166,16 @@ struct DeleteBody {
     limit: Option<u32>,
 }
 
-/// Chroma's rules and count: ids alone are deleted as given (one delete logged per id, and
-/// `deleted` counts them whether or not they existed, as Chroma's server answers); with
-/// `where` or `where_document` the matches are resolved first (strongly consistent, within
-/// `ids` if given) and counted. Nothing to match at all deletes nothing.
+/// Deletes by ids and/or filter; answers how many deletes were logged (Chroma's count).
 async fn delete(
     State(s): State<GatewayState>,
     Extension(caller): Extension<Caller>,
     Path((tenant, database, id)): CollectionPath,
     Body(body): Body<DeleteBody>,
 ) -> ApiResult<Json<Value>> {
-    let c = resolve(&s, &tenant, &database, &id).await?;
-    let filters = body.filter.parse()?;
-    let has_filter = filters.r#where.is_some() || filters.where_document.is_some();
-    if filters.ids.as_ref().is_some_and(Vec::is_empty) && !has_filter {
-        return Err(ApiError::invalid(
-            "Validation error: ids, where: Either ids or where must be specified",
-        ));
-    }
-    if body.limit.is_some() && !has_filter {
-        return Err(ApiError::invalid(
-            "Validation error: limit, where: limit can only be specified when a where clause is provided",
-        ));
-    }
-    if let Some(ids) = filters
-        .ids
-        .as_ref()
-        .filter(|ids| ids.len() > caller.limits.max_batch_size)
-    {
-        return Err(ApiError::new(
-            ErrorKind::TooLarge,
-            format!(
-                "Batch size {} exceeds the maximum of {}",
-                ids.len(),
-                caller.limits.max_batch_size
-            ),
-        ));
-    }
-    let doomed: Vec<String> = if has_filter {
-        s.query
-            .get(GetRequest {
-                collection: c.id,
-                filters,
-                limit: body.limit.map(|l| within_collection(&c, l as usize)),
-                offset: 0,
-                include: Include::default(),
-                consistency: Consistency::Strong,
-            })
-            .await?
-            .into_iter()
-            .map(|r| r.id)
-            .collect()
-    } else {
-        filters.ids.unwrap_or_default()
-    };
-    let deleted = doomed.len();
-    let mut doomed = doomed.into_iter().peekable();
-    while doomed.peek().is_some() {
-        let ops = doomed
-            .by_ref()
-            .take(caller.limits.max_batch_size.max(1))
-            .map(OperationRecord::delete)
-            .collect();
-        s.log.append(c.id, ops).await?;
-    }
-    s.usage.wrote(&tenant, deleted);
+    let f = Frontend::new(&s, &caller);
+    let c = f.collection(&tenant, &database, &id).await?;
+    let deleted = f.delete(&c, body.filter.parse()?, body.limit).await?;
     Ok(Json(json!({ "deleted": deleted })))
 }
 
@@ -321,29 +203,17 @@ async fn get_records(
     Body(body): Body<GetBody>,
 ) -> ApiResult<Response> {
     let consistency = consistency(&headers)?;
-    let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) = wire::include(&body.include, &["metadatas", "documents"])?;
-    if let Some(limit) = body
-        .limit
-        .map(|l| l as usize)
-        .filter(|l| *l > caller.limits.max_n_results)
-    {
-        return Err(ApiError::quota(format!(
-            "limit {limit} exceeds the maximum of {} results per request",
-            caller.limits.max_n_results
-        )));
-    }
-    let records = s
-        .query
-        .get(GetRequest {
-            collection: c.id,
-            filters: body.filter.parse()?,
-            limit: body.limit.map(|l| within_collection(&c, l as usize)),
-            offset: body.offset.unwrap_or(0) as usize,
-            include: projection.fields,
-            consistency,
-        })
-        .await?;
+    let f = Frontend::new(&s, &caller);
+    let c = f.collection(&tenant, &database, &id).await?;
+    let args = GetArgs {
+        filters: body.filter.parse()?,
+        limit: body.limit,
+        offset: body.offset.unwrap_or(0),
+        include: projection.fields,
+        consistency,
+    };
+    let records = f.get(&c, args).await?;
     s.usage
         .read_answer(&tenant, &wire::get_result(&records, projection, include))
 }
@@ -373,45 +243,22 @@ async fn query(
     Body(body): Body<QueryBody>,
 ) -> ApiResult<Response> {
     let consistency = consistency(&headers)?;
-    let c = resolve(&s, &tenant, &database, &id).await?;
     let (projection, include) =
         wire::include(&body.include, &["metadatas", "documents", "distances"])?;
-    if body.n_results > caller.limits.max_n_results {
-        return Err(ApiError::quota(format!(
-            "n_results {} exceeds the maximum of {}",
-            body.n_results, caller.limits.max_n_results
-        )));
-    }
-    if body.query_embeddings.len() > caller.limits.max_batch_size {
-        return Err(ApiError::new(
-            ErrorKind::TooLarge,
-            "Too many query embeddings in one request",
-        ));
-    }
-    let embeddings = body
-        .query_embeddings
-        .into_iter()
-        .map(EmbeddingInput::decode)
-        .collect::<ApiResult<Vec<_>>>()?;
-    if let Some(d) = c.dimension {
-        if let Some(bad) = embeddings.iter().find(|e| e.len() != d as usize) {
-            return Err(ApiError::invalid(format!(
-                "Collection expecting embedding with dimension of {d}, got {}",
-                bad.len()
-            )));
-        }
-    }
-    let results = s
-        .query
-        .knn(KnnRequest {
-            collection: c.id,
-            filters: body.filter.parse()?,
-            query_embeddings: embeddings,
-            n_results: within_collection(&c, body.n_results),
-            include: projection.fields,
-            consistency,
-        })
-        .await?;
+    let f = Frontend::new(&s, &caller);
+    let c = f.collection(&tenant, &database, &id).await?;
+    let args = QueryArgs {
+        filters: body.filter.parse()?,
+        embeddings: body
+            .query_embeddings
+            .into_iter()
+            .map(EmbeddingInput::decode)
+            .collect::<ApiResult<Vec<_>>>()?,
+        n_results: body.n_results,
+        include: projection.fields,
+        consistency,
+    };
+    let results = f.query(&c, args).await?;
     s.usage
         .read_answer(&tenant, &wire::query_result(&results, projection, include))
 }
@@ -438,6 +285,7 @@ struct CountParams {
 /// `index_only` only what the current index version holds; without it, the consistency header.
 async fn count(
     State(s): State<GatewayState>,
+    Extension(caller): Extension<Caller>,
     Path((tenant, database, id)): CollectionPath,
     Query(params): Query<CountParams>,
     headers: HeaderMap,
@@ -453,7 +301,8 @@ async fn count(
         )))
         }
     };
-    let c = resolve(&s, &tenant, &database, &id).await?;
-    let n = s.query.count(c.id, consistency).await?;
+    let f = Frontend::new(&s, &caller);
+    let c = f.collection(&tenant, &database, &id).await?;
+    let n = f.count(&c, consistency).await?;
     s.usage.read_answer(&tenant, &json!(n))
 }

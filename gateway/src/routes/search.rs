@@ -1,6 +1,7 @@
-//! `POST .../collections/{id}/search`: Chroma's Search API. The handler checks the request
-//! (plans parse, dimensions, quotas) and hands the plans to the query service, which runs them
-//! over one snapshot of the collection.
+//! `POST .../collections/{id}/search`: Chroma's Search API. The handler parses the plans (bad
+//! input is refused before anything is read) and hands them to the frontend, which checks
+//! sizes and dimensions against the collection's row and has the query service run them over
+//! one snapshot of the collection.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method};
@@ -11,13 +12,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use silt_common::record::metadata_to_json;
 use silt_common::ErrorKind;
-use silt_query_service::{Consistency, SearchHit, SearchPlan, SearchRequest};
+use silt_query_service::{Consistency, SearchHit, SearchPlan};
 
-use super::collections::resolve;
 use super::openapi::op;
 use super::{route, Route, DB_PATH};
 use crate::body::Body;
 use crate::error::{ApiError, ApiResult};
+use crate::frontend::Frontend;
 use crate::tenancy::{Caller, RouteAccess};
 use crate::{wire, GatewayState};
 
@@ -82,50 +83,12 @@ async fn search(
         .iter()
         .map(SearchPlan::parse)
         .collect::<Result<Vec<_>, _>>()?;
-    check_sizes(&plans, &caller)?;
-    let c = resolve(&s, &tenant, &database, &id).await?;
-    if let Some(d) = c.dimension {
-        let terms = plans.iter().flat_map(SearchPlan::knn_terms);
-        if let Some(bad) = terms.into_iter().find(|t| t.query.len() != d as usize) {
-            return Err(ApiError::invalid(format!(
-                "Collection expecting embedding with dimension of {d}, got {}",
-                bad.query.len()
-            )));
-        }
-    }
-    let results = s
-        .query
-        .search(SearchRequest {
-            collection: c.id,
-            searches: plans.clone(),
-            consistency,
-        })
-        .await?;
+    let f = Frontend::new(&s, &caller);
+    let c = f.collection(&tenant, &database, &id).await?;
+    let results = f.search(&c, plans.clone(), consistency).await?;
     let answer = serde_json::to_value(response(&plans, &results))
         .map_err(|e| ApiError::new(ErrorKind::Internal, format!("serializing results: {e}")))?;
     s.usage.read_answer(&tenant, &answer)
-}
-
-/// The tenant's per-request bounds, as `query` applies them: results asked for (a page and
-/// each `$knn` limit) and how many searches and terms one call carries.
-fn check_sizes(plans: &[SearchPlan], caller: &Caller) -> ApiResult<()> {
-    let max = caller.limits.max_n_results;
-    for p in plans {
-        let asked = p.knn_terms().iter().map(|t| t.limit).chain(p.limit).max();
-        if let Some(n) = asked.filter(|n| *n > max) {
-            return Err(ApiError::quota(format!(
-                "limit {n} exceeds the maximum of {max} results per request"
-            )));
-        }
-    }
-    let terms: usize = plans.iter().map(|p| p.knn_terms().len().max(1)).sum();
-    if terms > caller.limits.max_batch_size {
-        return Err(ApiError::new(
-            ErrorKind::TooLarge,
-            "Too many searches and $knn terms in one request",
-        ));
-    }
-    Ok(())
 }
 
 /// Chroma's `read_level`: `index_and_wal` (its default) and `index_and_bounded_wal` see every

@@ -33,7 +33,7 @@ pub(crate) async fn execute_search(
 ) -> SiltResult<Vec<Vec<SearchHit>>> {
     let mut out = Vec::with_capacity(request.searches.len());
     for plan in &request.searches {
-        out.push(run_plan(ctx, request.collection, plan).await?);
+        out.push(run_plan(ctx, request.collection.id(), plan).await?);
     }
     Ok(out)
 }
@@ -108,7 +108,7 @@ async fn nearest(
     let mut fetch = most;
     loop {
         let request = KnnRequest {
-            collection,
+            collection: collection.into(),
             filters: lowered.filters.clone(),
             query_embeddings: terms.iter().map(|t| t.query.clone()).collect(),
             n_results: fetch,
@@ -176,7 +176,7 @@ async fn filtered_page(
     let limit = plan.limit.map(|l| l.min(ctx.most_records.max(1)));
     // A residual filter is checked after the read, so the page is cut after it.
     let request = GetRequest {
-        collection,
+        collection: collection.into(),
         filters: lowered.filters.clone(),
         limit: if checks { None } else { limit },
         offset: if checks { 0 } else { plan.offset },

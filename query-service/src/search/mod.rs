@@ -12,7 +12,7 @@ mod wire;
 
 use serde_json::{json, Map, Value};
 use silt_common::record::Record;
-use silt_common::{CollectionId, ErrorKind, SiltError};
+use silt_common::{ErrorKind, SiltError};
 
 pub(crate) use execute::{execute_search, SearchContext};
 pub(crate) use wire::SEARCH;
@@ -22,7 +22,7 @@ pub use group::GroupBy;
 pub use rank::{KnnTerm, RankExpr};
 pub use select::Select;
 
-use crate::Consistency;
+use crate::{Consistency, Target};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SearchError {
@@ -153,7 +153,7 @@ fn parse_limit(v: &Value) -> Result<(usize, Option<usize>), SearchError> {
 
 #[derive(Debug, Clone)]
 pub struct SearchRequest {
-    pub collection: CollectionId,
+    pub collection: Target,
     pub searches: Vec<SearchPlan>,
     pub consistency: Consistency,
 }

@@ -6,14 +6,13 @@ use silt_common::codec::{DecodeError, Reader, Writer};
 use silt_common::rpc::Wire;
 
 use super::{SearchHit, SearchPlan, SearchRequest};
-use crate::wire::CollectionRef;
-use crate::Consistency;
+use crate::{Consistency, Target};
 
 pub(crate) const SEARCH: &str = "/internal/query/v1/search";
 
 impl Wire for SearchRequest {
     fn encode(&self, w: &mut Writer) {
-        CollectionRef(self.collection).encode(w);
+        self.collection.encode(w);
         self.consistency.encode(w);
         let plans: Vec<String> = self
             .searches
@@ -24,7 +23,7 @@ impl Wire for SearchRequest {
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
-        let collection = CollectionRef::decode(r)?.0;
+        let collection = Target::decode(r)?;
         let consistency = Consistency::decode(r)?;
         let searches = Vec::<String>::decode(r)?
             .iter()
@@ -72,7 +71,10 @@ mod tests {
         }))
         .unwrap();
         let request = SearchRequest {
-            collection: "2b1e3c5e-0000-4000-8000-000000000001".parse().unwrap(),
+            collection: "2b1e3c5e-0000-4000-8000-000000000001"
+                .parse::<silt_common::CollectionId>()
+                .unwrap()
+                .into(),
             searches: vec![plan.clone(), SearchPlan::default()],
             consistency: Consistency::Eventual,
         };

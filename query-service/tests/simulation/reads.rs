@@ -14,7 +14,7 @@ impl Sim {
         let c = self.w.collection;
         let kind = self.rng.random_range(0..4);
         let request = |filters: Filters| GetRequest {
-            collection: c,
+            collection: c.into(),
             filters,
             limit: None,
             offset: 0,
@@ -23,8 +23,11 @@ impl Sim {
         };
         match kind {
             0 => {
-                let r =
-                    select_crash(&self.w.faulty, self.w.query.count(c, Consistency::Strong)).await;
+                let r = select_crash(
+                    &self.w.faulty,
+                    self.w.query.count(c.into(), Consistency::Strong),
+                )
+                .await;
                 let Some(r) = self.after_read(r).await else {
                     return Ok(());
                 };
@@ -63,7 +66,7 @@ impl Sim {
                     .collect();
                 let k = self.rng.random_range(1..8);
                 let knn = KnnRequest {
-                    collection: c,
+                    collection: c.into(),
                     filters: Filters::default(),
                     query_embeddings: vec![query.clone()],
                     n_results: k,
@@ -123,7 +126,7 @@ impl Sim {
         let n = self
             .w
             .query
-            .count(c, Consistency::Strong)
+            .count(c.into(), Consistency::Strong)
             .await
             .map_err(|e| format!("settle: count failed without faults: {e}"))?
             as usize;
@@ -132,7 +135,7 @@ impl Sim {
             .w
             .query
             .get(GetRequest {
-                collection: c,
+                collection: c.into(),
                 filters: Filters::default(),
                 limit: None,
                 offset: 0,
