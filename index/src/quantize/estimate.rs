@@ -45,8 +45,16 @@ pub enum EstimateError {
     QueryDimension { got: usize, expected: usize },
     #[error("query has a NaN or infinite coordinate")]
     NonFinite,
-    #[error("the code block was made with rotation seed {block}, the query with {query}")]
-    Rotation { block: u64, query: u64 },
+    #[error(
+        "the code block was made with rotation (seed {block_seed}, {block_dimension} dimensions), \
+         the query with (seed {query_seed}, {query_dimension})"
+    )]
+    Rotation {
+        block_seed: u64,
+        block_dimension: usize,
+        query_seed: u64,
+        query_dimension: usize,
+    },
     #[error("the code block was made for {block:?}, the query asks for {query:?}")]
     Metric { block: Metric, query: Metric },
 }
@@ -64,8 +72,10 @@ pub fn estimate_with(
 ) -> Result<Vec<Estimate>, EstimateError> {
     if block.seed != query.seed || block.dimension != query.dimension {
         return Err(EstimateError::Rotation {
-            block: block.seed,
-            query: query.seed,
+            block_seed: block.seed,
+            block_dimension: block.dimension,
+            query_seed: query.seed,
+            query_dimension: query.dimension,
         });
     }
     if block.metric != query.metric {

@@ -72,17 +72,20 @@ pub unsafe fn dots_avx512(
     let zero = _mm512_setzero_si512();
     let qp = q.bytes.as_ptr();
     for vector in codes.chunks_exact(per_vector) {
-        let mut total = _mm512_setzero_si512();
-        for (p, plane) in vector.chunks_exact(words).enumerate() {
-            let mut acc = _mm512_setzero_si512();
-            for (w, word) in plane.iter().enumerate() {
-                // SAFETY: q.bytes has words × 64 bytes (asserted by the caller).
-                let y = _mm512_loadu_si512(qp.add(w * 64) as *const __m512i);
-                let picked = _mm512_maskz_mov_epi8(*word, y);
-                acc = _mm512_add_epi64(acc, _mm512_sad_epu8(picked, zero));
+        // One accumulator per plane, so each query chunk is loaded once for all planes.
+        let mut acc = [zero; 8];
+        for w in 0..words {
+            // SAFETY: q.bytes has words × 64 bytes (asserted by the caller).
+            let y = _mm512_loadu_si512(qp.add(w * 64) as *const __m512i);
+            for (p, a) in acc.iter_mut().enumerate().take(bits) {
+                let picked = _mm512_maskz_mov_epi8(vector[p * words + w], y);
+                *a = _mm512_add_epi64(*a, _mm512_sad_epu8(picked, zero));
             }
+        }
+        let mut total = zero;
+        for (p, a) in acc.iter().enumerate().take(bits) {
             let shift = _mm_cvtsi32_si128((bits - 1 - p) as i32);
-            total = _mm512_add_epi64(total, _mm512_sll_epi64(acc, shift));
+            total = _mm512_add_epi64(total, _mm512_sll_epi64(*a, shift));
         }
         out.push(_mm512_reduce_add_epi64(total) as u32);
     }
@@ -121,5 +124,42 @@ pub unsafe fn dots_avx512_popcnt(
             }
         }
         out.push(_mm512_reduce_add_epi64(total) as u32);
+    }
+}
+
+/// AVX-512 VNNI: rebuild 64 codes as bytes from the bit planes (one masked byte add per
+/// plane), then `vpdpbusd` multiplies them with the query bytes and adds groups of four into
+/// 32-bit lanes. Codes must fit a signed byte, so B = 8 takes the BW kernel.
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+pub unsafe fn dots_avx512_vnni(
+    codes: &[u64],
+    bits: usize,
+    words: usize,
+    q: &QuantizedQuery,
+    out: &mut Vec<u32>,
+) {
+    if bits >= 8 {
+        return dots_avx512(codes, bits, words, q, out);
+    }
+    let per_vector = bits * words;
+    if per_vector == 0 {
+        return;
+    }
+    let weights: Vec<__m512i> = (0..bits)
+        .map(|p| _mm512_set1_epi8((1u8 << (bits - 1 - p)) as i8))
+        .collect();
+    let qp = q.bytes.as_ptr();
+    for vector in codes.chunks_exact(per_vector) {
+        let mut acc = _mm512_setzero_si512();
+        for w in 0..words {
+            let mut u = _mm512_setzero_si512();
+            for (p, weight) in weights.iter().enumerate() {
+                u = _mm512_mask_add_epi8(u, vector[p * words + w], u, *weight);
+            }
+            // SAFETY: q.bytes has words × 64 bytes (asserted by the caller).
+            let y = _mm512_loadu_si512(qp.add(w * 64) as *const __m512i);
+            acc = _mm512_dpbusd_epi32(acc, y, u);
+        }
+        out.push(_mm512_reduce_add_epi32(acc) as u32);
     }
 }
