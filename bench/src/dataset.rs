@@ -8,10 +8,12 @@ use std::path::Path;
 
 use anyhow::Context;
 use serde_json::{json, Value};
-use silt_common::distance::{norm, Distance};
+use silt_common::distance::Distance;
 use silt_common::filter::Where;
 use silt_common::record::{Metadata, MetadataValue};
 
+use crate::data::truth::Truth;
+use crate::data::FilterSpec;
 use crate::npy::{read_f32, read_i32, Matrix};
 
 pub struct FilterCase {
@@ -41,31 +43,46 @@ fn truth_rows(m: &Matrix<i32>, k: usize) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// `docs.jsonl`: per line an object with `id`, `text` and metadata fields (values Chroma can
+/// store; others are skipped). Returns ids, documents and metadata in file order.
+pub fn read_docs(path: &Path) -> anyhow::Result<(Vec<String>, Vec<String>, Vec<Metadata>)> {
+    let (mut ids, mut docs, mut metadata) = (Vec::new(), Vec::new(), Vec::new());
+    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
+    for line in std::io::BufReader::new(file).lines() {
+        let v: Value = serde_json::from_str(&line?)?;
+        let obj = v.as_object().context("docs.jsonl line is not an object")?;
+        ids.push(
+            obj.get("id")
+                .and_then(Value::as_str)
+                .context("id")?
+                .to_string(),
+        );
+        docs.push(
+            obj.get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+        );
+        let mut m = Metadata::new();
+        for (key, value) in obj {
+            if key == "id" || key == "text" {
+                continue;
+            }
+            if let Ok(Some(mv)) = MetadataValue::from_json(value) {
+                m.insert(key.clone(), mv);
+            }
+        }
+        metadata.push(m);
+    }
+    Ok((ids, docs, metadata))
+}
+
 impl Dataset {
     pub fn load(dir: &Path, k: usize) -> anyhow::Result<Dataset> {
         let base = read_f32(&dir.join("base.npy"))?;
         let queries = read_f32(&dir.join("queries.npy"))?;
         let gt = read_i32(&dir.join("gt.npy"))?;
-        let mut ids = Vec::with_capacity(base.rows);
-        let mut docs = Vec::with_capacity(base.rows);
-        let mut metadata = Vec::with_capacity(base.rows);
-        let file = std::fs::File::open(dir.join("docs.jsonl")).context("docs.jsonl")?;
-        for line in std::io::BufReader::new(file).lines() {
-            let v: Value = serde_json::from_str(&line?)?;
-            let obj = v.as_object().context("docs.jsonl line is not an object")?;
-            ids.push(obj["id"].as_str().context("id")?.to_string());
-            docs.push(obj["text"].as_str().unwrap_or_default().to_string());
-            let mut m = Metadata::new();
-            for (key, value) in obj {
-                if key == "id" || key == "text" {
-                    continue;
-                }
-                if let Ok(Some(mv)) = MetadataValue::from_json(value) {
-                    m.insert(key.clone(), mv);
-                }
-            }
-            metadata.push(m);
-        }
+        let (ids, docs, metadata) = read_docs(&dir.join("docs.jsonl"))?;
         anyhow::ensure!(ids.len() == base.rows, "docs.jsonl and base.npy disagree");
         let meta: Value = std::fs::read(dir.join("meta.json"))
             .ok()
@@ -91,7 +108,21 @@ impl Dataset {
             metadata,
             filters: Vec::new(),
         };
-        // ~10%: the shipped filtered ground truth.
+        // Filters the directory declares (`silt bench data`, scripts/build-wordnet-data.sh).
+        let declared: Vec<FilterSpec> = meta
+            .get("filters")
+            .and_then(|f| serde_json::from_value(f.clone()).ok())
+            .unwrap_or_default();
+        if !declared.is_empty() {
+            for f in declared {
+                let shipped = dir.join(&f.gt);
+                let shipped = shipped.exists().then_some(shipped);
+                ds.add_filter(&f.label, f.r#where, shipped.as_deref(), k)?;
+            }
+            return Ok(ds);
+        }
+        // Older directories without declared filters: the shipped ~10% ground truth, and a ~1%
+        // filter chosen and computed here.
         if dir.join("gt_pos_verb.npy").exists() {
             ds.add_filter(
                 "10%",
@@ -107,7 +138,6 @@ impl Dataset {
                 k,
             )?;
         }
-        // ~1%: computed here.
         if let Some(w) = ds.one_percent_filter() {
             ds.add_filter("1%", w, None, k)?;
         }
@@ -168,18 +198,22 @@ impl Dataset {
         Ok(())
     }
 
+    /// Exact top-k among `rows`, by brute force on every core.
     fn exact_truth(&self, rows: &[usize], k: usize) -> Vec<Vec<usize>> {
-        (0..self.queries.rows)
-            .map(|q| {
-                let query = self.queries.row(q);
-                let qn = norm(query);
-                let mut scored: Vec<(f32, usize)> = rows
-                    .iter()
-                    .map(|&i| (self.distance.compute(query, qn, self.base.row(i)), i))
-                    .collect();
-                scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-                scored.into_iter().take(k).map(|(_, i)| i).collect()
-            })
+        let cols = self.base.cols;
+        let selected: Vec<f32> = rows
+            .iter()
+            .flat_map(|&i| self.base.row(i))
+            .copied()
+            .collect();
+        let mut truth = Truth::new(&self.queries.data, cols, k, self.distance, 0);
+        truth.offer(&selected, &[]);
+        let sets = truth.finish();
+        sets.into_iter()
+            .next()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|found| found.into_iter().map(|i| rows[i as usize]).collect())
             .collect()
     }
 

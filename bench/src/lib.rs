@@ -7,6 +7,7 @@
 
 pub mod compare;
 pub mod costs;
+pub mod data;
 pub mod dataset;
 pub mod index_quality;
 pub mod log_counts;

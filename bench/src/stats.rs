@@ -1,4 +1,4 @@
-//! Latency summaries and process memory, shared by every benchmark.
+//! Latency summaries, process memory and CPU time, shared by every benchmark.
 
 use serde::Serialize;
 
@@ -59,6 +59,48 @@ pub fn rss_mb() -> f64 {
     vm_rss_kb("/proc/self/status").map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// CPU time (user + system) of a process and all its descendants, in seconds; None when the
+/// process is gone. Each process counts its own time and that of its children that have exited
+/// and been waited for (`cutime`, `cstime`): a child that exits between two readings moves its
+/// whole time into its parent's, so the difference of two readings stays exact.
+pub fn cpu_s_of_tree(pid: u32) -> Option<f64> {
+    let mut ticks = cpu_ticks(pid)?;
+    let mut stack = children(pid);
+    while let Some(p) = stack.pop() {
+        ticks += cpu_ticks(p).unwrap_or(0);
+        stack.extend(children(p));
+    }
+    Some(ticks as f64 / clock_ticks_per_s())
+}
+
+/// utime + stime + cutime + cstime of `/proc/<pid>/stat`, in clock ticks.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_cpu_ticks(&stat)
+}
+
+fn parse_cpu_ticks(stat: &str) -> Option<u64> {
+    // The command name (field 2) is in parentheses and may hold spaces or parentheses itself:
+    // the fields after the last ')' start at field 3 (state); utime..cstime are fields 14-17.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    fields
+        .get(11..15)?
+        .iter()
+        .map(|f| f.parse::<u64>().ok())
+        .sum()
+}
+
+fn clock_ticks_per_s() -> f64 {
+    // SAFETY: sysconf reads a constant of the C library; it has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if hz > 0 {
+        hz as f64
+    } else {
+        100.0
+    }
+}
+
 fn vm_rss_kb(status: &str) -> Option<f64> {
     std::fs::read_to_string(status).ok().and_then(|s| {
         s.lines()
@@ -94,6 +136,30 @@ mod tests {
         assert_eq!((l.p50, l.p95, l.p99, l.max), (50.0, 95.0, 99.0, 100.0));
         assert_eq!(l.mean, 50.5);
         assert_eq!(Summary::of(&[]).count, 0);
+    }
+
+    #[test]
+    fn cpu_ticks_are_read_past_a_command_name_with_spaces() {
+        let stat = "42 (a (b) c) S 1 42 42 0 -1 4194560 100 0 0 0 7 5 3 2 20 0 1 0 9 0 0";
+        assert_eq!(parse_cpu_ticks(stat), Some(7 + 5 + 3 + 2));
+        assert_eq!(parse_cpu_ticks("garbage"), None);
+    }
+
+    #[test]
+    fn this_process_tree_counts_its_own_work() {
+        let pid = std::process::id();
+        let before = cpu_s_of_tree(pid).unwrap();
+        // Spin until the reading moves by 50 ms of CPU; the wall-clock cap only ends a broken
+        // reading, it is not what the test measures.
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while cpu_s_of_tree(pid).unwrap() - before < 0.05 && start.elapsed().as_secs() < 60 {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+            }
+        }
+        assert!(cpu_s_of_tree(pid).unwrap() - before >= 0.05);
+        assert_eq!(cpu_s_of_tree(u32::MAX), None);
     }
 
     #[test]

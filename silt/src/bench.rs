@@ -1,9 +1,13 @@
 //! `silt bench ...`: runs a benchmark from silt-bench and prints its table.
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+use clap::{Args, Subcommand};
 
 use silt_bench::compare::{self, markdown, CompareOptions};
 use silt_bench::costs::{self, CostsOptions};
+use silt_bench::data::synthetic::{self, SyntheticOptions};
 use silt_bench::index_quality::{self, IndexBenchOptions};
 use silt_bench::log_counts::{self, LogBenchOptions};
 use silt_bench::many_collections::{self, CollectionsBenchOptions};
@@ -47,6 +51,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Compare(a) => compare(a).await,
+        BenchCommand::Data(a) => data(a).await,
         BenchCommand::Costs(a) => {
             let temp = tempfile::tempdir()?;
             let report = costs::run(
@@ -117,5 +122,78 @@ async fn compare(a: CompareBenchArgs) -> anyhow::Result<()> {
     if let Some(path) = a.markdown {
         markdown::update_section(&path, &report.dataset, &table)?;
     }
+    Ok(())
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    #[command(subcommand)]
+    pub which: DataCommand,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum DataCommand {
+    /// A seeded clustered-Gaussian dataset (metric l2) with metadata `cluster`, `bucket` (0-9),
+    /// `centile` (0-99), short documents, queries and exact ground truth, unfiltered and for
+    /// its ~10%, ~1% and ~1% in-region filters. Same options, same bytes.
+    Synthetic(SyntheticArgs),
+    /// Exact ground truth of a dataset directory (base.npy, queries.npy, docs.jsonl and a
+    /// meta.json with the metric and filters): writes gt.npy and each filter's file.
+    Truth(TruthArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SyntheticArgs {
+    /// Base records.
+    #[arg(long, default_value_t = 200_000)]
+    pub n: usize,
+    #[arg(long, default_value_t = 128)]
+    pub dim: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub queries: usize,
+    /// Gaussian centres the records are drawn around.
+    #[arg(long, default_value_t = 1000)]
+    pub clusters: usize,
+    /// Noise standard deviation relative to the centres' (0.5: clusters barely overlap and
+    /// recall is trivial; 1.0: a real test).
+    #[arg(long, default_value_t = 1.0)]
+    pub spread: f32,
+    #[arg(long, default_value_t = 1234)]
+    pub seed: u64,
+    /// Neighbours per query in the ground-truth files.
+    #[arg(short, long, default_value_t = 100)]
+    pub k: usize,
+    /// Output directory (created).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct TruthArgs {
+    /// The dataset directory.
+    pub dir: PathBuf,
+    #[arg(short, long, default_value_t = 100)]
+    pub k: usize,
+}
+
+async fn data(a: DataArgs) -> anyhow::Result<()> {
+    // CPU-bound on every core: off the async runtime's workers.
+    let report = tokio::task::spawn_blocking(move || match a.which {
+        DataCommand::Synthetic(s) => synthetic::generate(&SyntheticOptions {
+            n: s.n,
+            dim: s.dim,
+            queries: s.queries,
+            clusters: s.clusters,
+            spread: s.spread,
+            seed: s.seed,
+            k: s.k,
+            out: s.out,
+        })
+        .and_then(|r| Ok(serde_json::to_string_pretty(&r)?)),
+        DataCommand::Truth(t) => silt_bench::data::write_truth(&t.dir, t.k)
+            .and_then(|r| Ok(serde_json::to_string_pretty(&r)?)),
+    })
+    .await??;
+    println!("{report}");
     Ok(())
 }

@@ -151,6 +151,8 @@ pub enum BenchCommand {
     /// collection, a trickle of one write per second (all in: log, compaction, GC), a cold
     /// query after a restart, and idleness.
     Costs(CostsBenchArgs),
+    /// Benchmark data: generate a synthetic set, or compute a directory's exact ground truth.
+    Data(crate::bench::DataArgs),
 }
 
 #[derive(Args, Debug, Clone)]

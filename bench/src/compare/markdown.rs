@@ -38,6 +38,13 @@ pub fn to_markdown(r: &CompareReport) -> String {
         percentiles(&t.concurrent.latency)
     });
     row("QPS, concurrent", &|t| format!("{:.0}", t.concurrent.qps));
+    row("server CPU ms per query, sequential / concurrent", &|t| {
+        format!(
+            "{} / {}",
+            cpu_ms(t.sequential.server_cpu_ms_per_request),
+            cpu_ms(t.concurrent.server_cpu_ms_per_request)
+        )
+    });
     let lines = r.targets.first().map_or(0, |t| t.filtered.len());
     for i in 0..lines {
         let Some(first) = r.targets.first().and_then(|t| t.filtered.get(i)) else {
@@ -130,6 +137,11 @@ fn percentiles(l: &Latency) -> String {
 
 fn recall(l: &QueryLine) -> String {
     l.recall.map(|r| format!("{r:.3}")).unwrap_or_default()
+}
+
+fn cpu_ms(v: Option<f64>) -> String {
+    v.map(|ms| format!("{ms:.2}"))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 fn mb(v: Option<f64>) -> String {

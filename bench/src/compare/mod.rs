@@ -66,6 +66,11 @@ pub struct QueryLine {
     pub latency: Latency,
     pub mean_results: f64,
     pub samples_ms: Vec<f64>,
+    /// CPU seconds the server's process tree used during this phase (managed servers only).
+    /// Servers take turns, so the phase also holds the other servers' turns, when this one
+    /// idles: the total is what serving these requests cost it.
+    pub server_cpu_s: Option<f64>,
+    pub server_cpu_ms_per_request: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,6 +79,10 @@ pub struct TargetReport {
     pub rss_start_mb: Option<f64>,
     pub ingest: Ingest,
     pub rss_after_ingest_mb: Option<f64>,
+    /// Seconds waited after the ingest (once everything was indexed) until the server's
+    /// process tree was idle, before the first measured query; and whether it got there.
+    pub settle_s: Option<f64>,
+    pub settled: Option<bool>,
     /// Unfiltered KNN: recall and sequential latency.
     pub sequential: QueryLine,
     pub concurrent: Concurrent,
@@ -102,6 +111,7 @@ struct Target {
     rss_start_mb: Option<f64>,
     ingest: Option<Ingest>,
     rss_after_ingest_mb: Option<f64>,
+    settle: Option<(f64, bool)>,
     lines: Vec<QueryLine>,
     concurrent: Vec<Concurrent>,
     many: Option<ManyCollections>,
@@ -205,6 +215,7 @@ async fn start_targets(o: &CompareOptions) -> anyhow::Result<Vec<Target>> {
             collection: String::new(),
             ingest: None,
             rss_after_ingest_mb: None,
+            settle: None,
             lines: Vec::new(),
             concurrent: Vec::new(),
             many: None,
@@ -285,25 +296,39 @@ async fn measure(
             workload::timed_query(&t.server.api, &t.collection, body).await?;
         }
     }
+    // Everything is indexed (`ingest` waited for it); background work after that (Silt's
+    // compactor, Chroma's flushes) must not be billed to the queries.
+    for t in targets.iter_mut() {
+        t.settle = t.server.settle(SETTLE_LIMIT).await;
+        if let Some((s, false)) = t.settle {
+            eprintln!(
+                "{}: still busy after {s:.0} s; measuring anyway",
+                t.server.name
+            );
+        }
+    }
 
     eprintln!("sequential queries");
     let all: Vec<usize> = (0..requests.queries.len()).collect();
+    let cpu = CpuMeter::start(targets);
     let samples = alternate(o, targets, &all, |i| {
         (CaseKind::Knn, requests.queries[i].clone())
     })
     .await?;
-    for (t, s) in targets.iter_mut().zip(samples) {
+    let cpu = cpu.stop(targets);
+    for ((t, s), cpu) in targets.iter_mut().zip(samples).zip(cpu) {
         let recall = mean(
             s.iter()
                 .enumerate()
                 .map(|(i, x)| requests.recall(&x.ids, &ds.truth[i], o.k)),
         );
         t.lines
-            .push(line("query", Value::Null, None, Some(recall), &s));
+            .push(line("query", Value::Null, None, Some(recall), &s, cpu));
     }
 
     for case in cases {
         eprintln!("{}", case.name);
+        let cpu = CpuMeter::start(targets);
         let samples = alternate(o, targets, &all, |i| {
             let body = match case.kind {
                 CaseKind::Knn => query_body(ds.queries.row(i), o.k, Some((case.filter.0, &case.filter.1))),
@@ -315,7 +340,8 @@ async fn measure(
             (case.kind, body)
         })
         .await?;
-        for (t, s) in targets.iter_mut().zip(samples) {
+        let cpu = cpu.stop(targets);
+        for ((t, s), cpu) in targets.iter_mut().zip(samples).zip(cpu) {
             let recall = case.truth.as_ref().map(|truth| {
                 mean(
                     s.iter()
@@ -325,7 +351,7 @@ async fn measure(
             });
             let request = json!({case.filter.0: case.filter.1});
             t.lines
-                .push(line(&case.name, request, case.selectivity, recall, &s));
+                .push(line(&case.name, request, case.selectivity, recall, &s, cpu));
         }
     }
 
@@ -334,7 +360,8 @@ async fn measure(
     for round in 0..2 {
         for i in rotation(targets.len(), round) {
             let t = &mut targets[i];
-            let run = workload::concurrent(
+            let before = t.server.cpu_s();
+            let mut run = workload::concurrent(
                 &t.server.api,
                 &t.collection,
                 queries.clone(),
@@ -342,6 +369,8 @@ async fn measure(
                 o.concurrent_requests / 2,
             )
             .await?;
+            run.server_cpu_s = before.zip(t.server.cpu_s()).map(|(a, b)| b - a);
+            run.server_cpu_ms_per_request = per_request_ms(run.server_cpu_s, run.requests);
             t.concurrent.push(run);
         }
     }
@@ -413,12 +442,38 @@ async fn alternate(
     Ok(out)
 }
 
+/// How long to wait for a server to go idle before the queries.
+const SETTLE_LIMIT: Duration = Duration::from_secs(120);
+
+/// Every managed server's CPU seconds at the start of a phase.
+struct CpuMeter(Vec<Option<f64>>);
+
+impl CpuMeter {
+    fn start(targets: &[Target]) -> CpuMeter {
+        CpuMeter(targets.iter().map(|t| t.server.cpu_s()).collect())
+    }
+
+    /// CPU seconds each server used since the start.
+    fn stop(self, targets: &[Target]) -> Vec<Option<f64>> {
+        self.0
+            .into_iter()
+            .zip(targets)
+            .map(|(before, t)| before.zip(t.server.cpu_s()).map(|(a, b)| b - a))
+            .collect()
+    }
+}
+
+fn per_request_ms(cpu_s: Option<f64>, requests: usize) -> Option<f64> {
+    cpu_s.map(|s| s * 1000.0 / requests.max(1) as f64)
+}
+
 fn line(
     name: &str,
     request: Value,
     selectivity: Option<f64>,
     recall: Option<f64>,
     samples: &[Sample],
+    server_cpu_s: Option<f64>,
 ) -> QueryLine {
     let times: Vec<f64> = samples.iter().map(|s| s.ms).collect();
     QueryLine {
@@ -429,6 +484,8 @@ fn line(
         latency: Latency::of(&times),
         mean_results: mean(samples.iter().map(|s| s.ids.len() as f64)),
         samples_ms: times,
+        server_cpu_s,
+        server_cpu_ms_per_request: per_request_ms(server_cpu_s, samples.len()),
     }
 }
 
@@ -451,11 +508,14 @@ fn into_report(t: &mut Target) -> anyhow::Result<TargetReport> {
         .collect();
     let seconds: f64 = runs.iter().map(|r| r.seconds).sum();
     let requests: usize = runs.iter().map(|r| r.requests).sum();
+    let server_cpu_s: Option<f64> = runs.iter().map(|r| r.server_cpu_s).sum();
     Ok(TargetReport {
         name: t.server.name.clone(),
         rss_start_mb: t.rss_start_mb,
         ingest: t.ingest.clone().context("no ingest")?,
         rss_after_ingest_mb: t.rss_after_ingest_mb,
+        settle_s: t.settle.map(|s| s.0),
+        settled: t.settle.map(|s| s.1),
         sequential,
         concurrent: Concurrent {
             clients: runs.first().map_or(0, |r| r.clients),
@@ -464,6 +524,8 @@ fn into_report(t: &mut Target) -> anyhow::Result<TargetReport> {
             qps: requests as f64 / seconds.max(1e-9),
             latency: Latency::of(&samples_ms),
             samples_ms,
+            server_cpu_s,
+            server_cpu_ms_per_request: per_request_ms(server_cpu_s, requests),
         },
         filtered: lines.collect(),
         many_collections: t.many.take(),

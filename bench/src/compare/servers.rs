@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use tokio::process::{Child, Command};
 
 use super::api::ChromaApi;
-use crate::stats::rss_mb_of_tree;
+use crate::stats::{cpu_s_of_tree, rss_mb_of_tree};
 
 /// How to start a managed server; `{port}` and `{dir}` in its arguments are filled in.
 #[derive(Debug, Clone)]
@@ -177,6 +177,42 @@ impl Server {
     /// Resident memory of the server's process tree, when it is ours to see.
     pub fn rss_mb(&self) -> Option<f64> {
         self.child.as_ref().and_then(Child::id).map(rss_mb_of_tree)
+    }
+}
+
+impl Server {
+    /// CPU seconds (user + system) of the server's process tree so far, when it is ours to see.
+    pub fn cpu_s(&self) -> Option<f64> {
+        self.child
+            .as_ref()
+            .and_then(Child::id)
+            .and_then(cpu_s_of_tree)
+    }
+
+    /// Waits until the server's process tree has used less than 5% of a core for two
+    /// consecutive seconds: whatever it does in the background after the data is indexed
+    /// (compaction, flushes, garbage collection) is over before a measured phase. Returns the
+    /// seconds waited, and whether it went quiet within `limit`; None for an external server.
+    pub async fn settle(&self, limit: Duration) -> Option<(f64, bool)> {
+        const WINDOW: Duration = Duration::from_secs(1);
+        const QUIET_CORES: f64 = 0.05;
+        let started = Instant::now();
+        let mut quiet_windows = 0;
+        let mut last = self.cpu_s()?;
+        while started.elapsed() < limit {
+            tokio::time::sleep(WINDOW).await;
+            let now = self.cpu_s()?;
+            if now - last < QUIET_CORES * WINDOW.as_secs_f64() {
+                quiet_windows += 1;
+                if quiet_windows == 2 {
+                    return Some((started.elapsed().as_secs_f64(), true));
+                }
+            } else {
+                quiet_windows = 0;
+            }
+            last = now;
+        }
+        Some((started.elapsed().as_secs_f64(), false))
     }
 }
 

@@ -182,6 +182,9 @@ pub struct Concurrent {
     pub qps: f64,
     pub latency: Latency,
     pub samples_ms: Vec<f64>,
+    /// CPU seconds the server's process tree used during the run (managed servers only).
+    pub server_cpu_s: Option<f64>,
+    pub server_cpu_ms_per_request: Option<f64>,
 }
 
 /// `clients` clients issue the queries (cycling through them) until `requests` are answered.
@@ -226,6 +229,8 @@ pub async fn concurrent(
         qps: requests as f64 / seconds.max(1e-9),
         latency: Latency::of(&samples_ms),
         samples_ms,
+        server_cpu_s: None,
+        server_cpu_ms_per_request: None,
     })
 }
 
