@@ -116,6 +116,7 @@ fn body_for(spec: &RouteSpec) -> Option<Value> {
         Method::POST if p.ends_with("/search") => Some(json!({"searches": [
             {"rank": {"$knn": {"query": [1.0, 0.0, 0.0], "limit": 5}}, "select": {"keys": ["#document"]}}
         ]})),
+        Method::POST if p.ends_with("/fork") => Some(json!({"new_name": "intruder-fork"})),
         Method::POST if p.ends_with("/reset") => None,
         Method::POST => Some(json!({"name": "intruder"})),
         Method::PUT => Some(json!({"new_name": "pwned", "new_metadata": {"pwned": true}})),

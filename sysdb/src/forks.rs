@@ -36,7 +36,7 @@ pub struct ForkStart {
 
 impl SysDb {
     /// Creates `name`, in the parent's tenant and database, as a fork of the live collection
-    /// `parent`: its dimension, metadata, configuration, version, manifest and
+    /// `parent`: its dimension, metadata, configuration, schema, version, manifest and
     /// compacted offset are the parent's, read in the same statement that inserts the row, so
     /// the version and the log offsets it records belong together. The fork stays pending
     /// until `finish_fork`.
@@ -50,11 +50,11 @@ impl SysDb {
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO collections (id, tenant, database_id, name, dimension, metadata, \
-                 configuration, version, compacted_offset, log_position, manifest, \
+                 configuration, schema_json, version, compacted_offset, log_position, manifest, \
                  created_at_ms, created_seq, log_collected_offset, lineage_root, forked_from, \
                  forked_at_offset, fork_pending_since_ms) \
              SELECT $1, p.tenant, p.database_id, $2, p.dimension, p.metadata, p.configuration, \
-                 p.version, p.compacted_offset, p.compacted_offset, p.manifest, $3, \
+                 p.schema_json, p.version, p.compacted_offset, p.compacted_offset, p.manifest, $3, \
                  (SELECT COALESCE(MAX(created_seq), 0) + 1 FROM collections), \
                  p.compacted_offset, COALESCE(p.lineage_root, p.id), p.id, p.log_position, $3 \
              FROM collections p WHERE p.id = $4 AND p.deleted_at_ms IS NULL",

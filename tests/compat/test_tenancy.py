@@ -230,3 +230,39 @@ def test_denials_are_audited_without_the_key(auth_server):
     assert len(denied) >= 2, log[-2000:]
     assert all(f"tenant={tenant}" in l for l in denied)
     assert created["key"] not in log, "the key itself must never be logged"
+
+
+def test_forks_stay_in_their_tenant_and_count_against_its_quota(auth_server):
+    """A key of tenant A can neither fork nor count the forks of B's collection, through B's
+    path (403) or its own (404, as for a missing collection); A's forks land in A and count
+    against A's collections quota like a create."""
+    a, b = new_tenant(auth_server), new_tenant(auth_server)
+    a_key = admin(auth_server, "create-key", "--tenant", a)["key"]
+    b_key = admin(auth_server, "create-key", "--tenant", b)["key"]
+    admin(auth_server, "set-quotas", a, json.dumps({"max_collections_per_tenant": 2}))
+    a_base = f"/tenants/{a}/databases/default_database/collections"
+    b_base = f"/tenants/{b}/databases/default_database/collections"
+    with api(auth_server, b_key) as h:
+        b_id = h.post(b_base, json={"name": "b-secret"}).json()["id"]
+        assert h.post(f"{b_base}/{b_id}/add", json={"ids": ["s"], "embeddings": [[1, 2, 3]]}).status_code == 201
+    with api(auth_server, a_key) as h:
+        for base in (b_base, a_base):
+            want = 403 if base == b_base else 404
+            r = h.post(f"{base}/{b_id}/fork", json={"new_name": "stolen"})
+            assert r.status_code == want, r.text
+            assert "b-secret" not in r.text
+            r = h.get(f"{base}/{b_id}/fork_count")
+            assert r.status_code == want, r.text
+        assert h.get(a_base).json() == []
+        # A's own fork is A's, and counts: 1 collection + 1 fork reaches the quota of 2.
+        a_id = h.post(a_base, json={"name": "mine"}).json()["id"]
+        r = h.post(f"{a_base}/{a_id}/fork", json={"new_name": "mine-fork"})
+        assert r.status_code == 200, r.text
+        assert r.json()["tenant"] == a
+        r = h.post(f"{a_base}/{a_id}/fork", json={"new_name": "mine-fork-2"})
+        assert r.status_code == 400 and r.json()["error"] == "QuotaError", r.text
+        assert sorted(c["name"] for c in h.get(a_base).json()) == ["mine", "mine-fork"]
+        assert h.get(f"{a_base}/{a_id}/fork_count").json() == {"count": 1}
+    with api(auth_server, b_key) as h:
+        assert [c["name"] for c in h.get(b_base).json()] == ["b-secret"]
+        assert h.get(f"{b_base}/{b_id}/fork_count").json() == {"count": 0}

@@ -6,6 +6,7 @@
 
 mod collection_status;
 mod collections;
+mod fork;
 mod openapi;
 mod records;
 mod search;
@@ -79,6 +80,7 @@ fn all_routes() -> Vec<Route> {
         tenants::routes(),
         collections::routes(),
         collection_status::routes(),
+        fork::routes(),
         records::routes(),
         search::routes(),
         openapi::routes(),
