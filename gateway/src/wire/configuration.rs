@@ -167,8 +167,39 @@ fn parse_space(s: &str) -> ApiResult<Distance> {
     })
 }
 
+/// The HNSW settings the legacy `hnsw:*` collection metadata keys ask for (defaults for the
+/// keys not given). Refused values are refused whether or not they end up used, as by Chroma.
+fn legacy_hnsw(metadata: &Option<Value>) -> ApiResult<Hnsw> {
+    let d = Hnsw::default();
+    let space = match metadata.as_ref().and_then(|m| m.get("hnsw:space")) {
+        None | Some(Value::Null) => Distance::L2,
+        Some(Value::String(s)) => parse_space(s)?,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "Invalid distance function {other}"
+            )))
+        }
+    };
+    let count = |key: &str, default: u64| -> ApiResult<u64> {
+        Ok(legacy_count(metadata, key)?.unwrap_or(default))
+    };
+    Ok(Hnsw {
+        space: space.as_str().to_string(),
+        ef_construction: count("hnsw:construction_ef", d.ef_construction)?,
+        ef_search: count("hnsw:search_ef", d.ef_search)?,
+        max_neighbors: count("hnsw:M", d.max_neighbors)?,
+        num_threads: count("hnsw:num_threads", d.num_threads)?,
+        resize_factor: legacy_number(metadata, "hnsw:resize_factor")?.unwrap_or(d.resize_factor),
+        sync_threshold: count("hnsw:sync_threshold", d.sync_threshold)?,
+        batch_size: count("hnsw:batch_size", d.batch_size)?,
+    })
+}
+
 /// The complete configuration a new collection is stored with, from the create request's
-/// `configuration` and the legacy `hnsw:*` metadata keys (the configuration wins).
+/// `configuration` and the legacy `hnsw:*` metadata keys, as Chroma chooses between them: an
+/// `hnsw` section that asks for anything but the defaults wins whole; otherwise the metadata
+/// keys give every setting. A `spann` section (Chroma's distributed index) gives its distance
+/// only.
 pub fn for_create(configuration: Option<Value>, metadata: &Option<Value>) -> ApiResult<Value> {
     let config = as_object(configuration, "configuration")?;
     let hnsw: Option<HnswCreate> = section(&config, "hnsw", "configuration")?;
@@ -178,66 +209,41 @@ pub fn for_create(configuration: Option<Value>, metadata: &Option<Value>) -> Api
             "Multiple vector index configurations provided",
         ));
     }
-    let given = hnsw.unwrap_or_default();
-    let space = match (given.space, spann.and_then(|s| s.space)) {
-        (Some(s), _) | (None, Some(s)) => Distance::parse(s.as_str()).unwrap_or_default(),
-        (None, None) => match metadata.as_ref().and_then(|m| m.get("hnsw:space")) {
-            None | Some(Value::Null) => Distance::L2,
-            Some(Value::String(s)) => parse_space(s)?,
-            Some(other) => {
-                return Err(ApiError::invalid(format!(
-                    "Invalid distance function {other}"
-                )))
-            }
-        },
-    };
+    let legacy = legacy_hnsw(metadata)?;
     let defaults = Hnsw::default();
-    let hnsw = Hnsw {
-        space: space.as_str().to_string(),
-        ef_construction: pick(
-            given.ef_construction,
-            legacy_count(metadata, "hnsw:construction_ef")?,
-            defaults.ef_construction,
-        ),
-        ef_search: pick(
-            given.ef_search,
-            legacy_count(metadata, "hnsw:search_ef")?,
-            defaults.ef_search,
-        ),
-        max_neighbors: pick(
-            given.max_neighbors,
-            legacy_count(metadata, "hnsw:M")?,
-            defaults.max_neighbors,
-        ),
-        num_threads: pick(
-            given.num_threads,
-            legacy_count(metadata, "hnsw:num_threads")?,
-            defaults.num_threads,
-        ),
-        resize_factor: given
-            .resize_factor
-            .or(legacy_number(metadata, "hnsw:resize_factor")?)
-            .unwrap_or(defaults.resize_factor),
-        sync_threshold: pick(
-            given.sync_threshold,
-            legacy_count(metadata, "hnsw:sync_threshold")?,
-            defaults.sync_threshold,
-        ),
-        batch_size: pick(
-            given.batch_size,
-            legacy_count(metadata, "hnsw:batch_size")?,
-            defaults.batch_size,
-        ),
+    let hnsw = match (hnsw, spann) {
+        (None, Some(spann)) => Hnsw {
+            space: spann
+                .space
+                .map_or(defaults.space.clone(), |s| s.as_str().to_string()),
+            ..defaults
+        },
+        (None, None) => legacy,
+        (Some(given), _) => {
+            let given = Hnsw {
+                space: given
+                    .space
+                    .map_or(defaults.space.clone(), |s| s.as_str().to_string()),
+                ef_construction: given.ef_construction.unwrap_or(defaults.ef_construction),
+                ef_search: given.ef_search.unwrap_or(defaults.ef_search),
+                max_neighbors: given.max_neighbors.unwrap_or(defaults.max_neighbors),
+                num_threads: given.num_threads.unwrap_or(defaults.num_threads),
+                resize_factor: given.resize_factor.unwrap_or(defaults.resize_factor),
+                sync_threshold: given.sync_threshold.unwrap_or(defaults.sync_threshold),
+                batch_size: given.batch_size.unwrap_or(defaults.batch_size),
+            };
+            if given == defaults {
+                legacy
+            } else {
+                given
+            }
+        }
     };
     let embedding_function = config
         .get("embedding_function")
         .cloned()
         .unwrap_or(Value::Null);
     Ok(stored(&hnsw, embedding_function))
-}
-
-fn pick(given: Option<u64>, legacy: Option<u64>, default: u64) -> u64 {
-    given.or(legacy).unwrap_or(default)
 }
 
 fn stored(hnsw: &Hnsw, embedding_function: Value) -> Value {
@@ -456,6 +462,38 @@ mod tests {
         assert_eq!(view["hnsw"]["max_neighbors"], 5);
         let c = for_create(Some(json!({"spann": {"space": "cosine"}})), &None).unwrap();
         assert_eq!(configuration_json(&c)["hnsw"]["space"], "cosine");
+    }
+
+    #[test]
+    fn a_configured_hnsw_section_wins_whole_over_legacy_metadata() {
+        // chroma run: {"hnsw": {"space": "ip"}} with metadata {"hnsw:M": 8} keeps 16 neighbors;
+        // a section of defaults only lets the metadata decide.
+        let md = Some(json!({"hnsw:M": 8, "hnsw:space": "cosine"}));
+        let view =
+            configuration_json(&for_create(Some(json!({"hnsw": {"space": "ip"}})), &md).unwrap());
+        assert_eq!(
+            (
+                view["hnsw"]["space"].as_str(),
+                view["hnsw"]["max_neighbors"].as_u64()
+            ),
+            (Some("ip"), Some(16))
+        );
+        let view = configuration_json(&for_create(Some(json!({"hnsw": {}})), &md).unwrap());
+        assert_eq!(
+            (
+                view["hnsw"]["space"].as_str(),
+                view["hnsw"]["max_neighbors"].as_u64()
+            ),
+            (Some("cosine"), Some(8))
+        );
+        let view = configuration_json(&for_create(Some(json!({"spann": {}})), &md).unwrap());
+        assert_eq!(
+            (
+                view["hnsw"]["space"].as_str(),
+                view["hnsw"]["max_neighbors"].as_u64()
+            ),
+            (Some("l2"), Some(16))
+        );
     }
 
     #[test]
