@@ -220,6 +220,7 @@ impl QueryService for QueryNode {
                 .nprobe
                 .or_else(|| configured_nprobe(&s.collection, s.version.as_deref())),
             most_records: usize::try_from(s.collection.log_position).unwrap_or(usize::MAX),
+            idf_keys: &s.collection.idf_keys,
         };
         execute_search(&ctx, &request).await
     }

@@ -31,6 +31,9 @@ pub struct CollectionRow {
     pub distance: Distance,
     /// Chroma's `hnsw.ef_search`, when configured: it scales the clusters probed.
     pub ef_search: Option<u64>,
+    /// Metadata keys whose sparse vector index the schema declares with `bm25: true`: a sparse
+    /// `$knn` on them scales the query by inverse document frequency, as Chroma does.
+    pub idf_keys: Vec<String>,
 }
 
 impl Target {
@@ -60,8 +63,32 @@ impl From<&Collection> for CollectionRow {
                 .configuration
                 .pointer("/hnsw/ef_search")
                 .and_then(serde_json::Value::as_u64),
+            idf_keys: idf_keys(c.schema.as_ref()),
         }
     }
+}
+
+/// The keys of `schema` (Chroma's JSON) with an enabled sparse vector index set to `bm25`.
+fn idf_keys(schema: Option<&serde_json::Value>) -> Vec<String> {
+    let Some(keys) = schema
+        .and_then(|s| s.get("keys"))
+        .and_then(|k| k.as_object())
+    else {
+        return Vec::new();
+    };
+    keys.iter()
+        .filter(|(_, t)| {
+            let index = t.pointer("/sparse_vector/sparse_vector_index");
+            let on = |p: &str| {
+                index
+                    .and_then(|i| i.pointer(p))
+                    .and_then(serde_json::Value::as_bool)
+                    .unwrap_or(false)
+            };
+            on("/enabled") && on("/config/bm25")
+        })
+        .map(|(k, _)| k.clone())
+        .collect()
 }
 
 impl From<&Collection> for Target {
@@ -95,6 +122,7 @@ impl Wire for Target {
                 w.opt_str(row.manifest.as_deref());
                 w.str(row.distance.as_str());
                 row.ef_search.encode(w);
+                row.idf_keys.encode(w);
             }
         }
     }
@@ -117,6 +145,7 @@ impl Wire for Target {
                     manifest,
                     distance,
                     ef_search: Wire::decode(r)?,
+                    idf_keys: Wire::decode(r)?,
                 }))
             }
             other => Err(DecodeError::Invalid(format!("collection target {other}"))),
@@ -152,8 +181,21 @@ mod tests {
             manifest: Some("ab/x/v/3-1/manifest.json".into()),
             distance: Distance::Cosine,
             ef_search: Some(200),
+            idf_keys: vec!["bm25".into()],
         });
         assert_eq!(round_trip(&row), row);
         assert_eq!(row.id(), id);
+    }
+
+    #[test]
+    fn idf_keys_are_the_enabled_bm25_sparse_indexes() {
+        let schema = serde_json::json!({"keys": {
+            "a": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {"bm25": true}}}},
+            "b": {"sparse_vector": {"sparse_vector_index": {"enabled": true, "config": {"bm25": false}}}},
+            "c": {"sparse_vector": {"sparse_vector_index": {"enabled": false, "config": {"bm25": true}}}},
+            "d": {"string": {}},
+        }});
+        assert_eq!(idf_keys(Some(&schema)), ["a"]);
+        assert!(idf_keys(None).is_empty());
     }
 }

@@ -1,6 +1,7 @@
 //! Running search plans over one snapshot (version + tail), so every search of a request sees
-//! the same data. The `$knn` terms of a plan go through the KNN read path together, with the
-//! plan's filter applied as `query` applies it; a plan without a rank is a filtered, paged get.
+//! the same data. The `$knn` terms of a plan are read with the plan's filter applied as `query`
+//! applies it (dense terms through the KNN read path together, sparse and text terms through
+//! their own indexes: `terms.rs`); a plan without a rank is a filtered, paged get.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
@@ -11,10 +12,11 @@ use silt_common::record::{LogEntry, Record};
 use silt_common::{CollectionId, SiltResult};
 
 use super::filter::{lower, Lowered};
+use super::terms::term_lists;
 use super::{SearchHit, SearchPlan, SearchRequest};
 use crate::range_cache::RangeCache;
-use crate::read::{execute_get, execute_knn, OpenedVersion};
-use crate::{Consistency, GetRequest, Include, KnnRequest, Scored};
+use crate::read::{execute_get, OpenedVersion};
+use crate::{Consistency, GetRequest, Include, Scored};
 
 pub(crate) struct SearchContext<'a> {
     pub cache: &'a RangeCache,
@@ -25,6 +27,8 @@ pub(crate) struct SearchContext<'a> {
     /// No collection holds more records than log entries were ever written: the most any
     /// candidate list can need, whatever `limit` a client sends.
     pub most_records: usize,
+    /// Sparse keys whose `$knn` scales the query by IDF (the schema's `bm25: true`).
+    pub idf_keys: &'a [String],
 }
 
 pub(crate) async fn execute_search(
@@ -107,23 +111,7 @@ async fn nearest(
     let most = terms.iter().map(|t| t.limit).max().unwrap_or(1).min(bound);
     let mut fetch = most;
     loop {
-        let request = KnnRequest {
-            collection: collection.into(),
-            filters: lowered.filters.clone(),
-            query_embeddings: terms.iter().map(|t| t.query.clone()).collect(),
-            n_results: fetch,
-            include,
-            consistency: Consistency::Strong,
-        };
-        let lists = execute_knn(
-            ctx.cache,
-            ctx.version,
-            ctx.tail,
-            &request,
-            ctx.distance,
-            ctx.nprobe,
-        )
-        .await?;
+        let lists = term_lists(ctx, collection, &terms, &lowered.filters, fetch, include).await?;
         let exhausted = lists.iter().all(|l| l.len() < fetch) || fetch >= bound;
         let kept: Vec<Vec<Scored>> = lists
             .into_iter()
