@@ -48,8 +48,10 @@ for ds in $DATASETS; do
         *m) n=$((${size%m} * 1000000)) ;;
         *) n=$size ;;
       esac
-      # meta.json is written last and names the command that made the set.
-      if ! grep -qF -- "--n $n --dim $dim " "$dir/meta.json" 2>/dev/null; then
+      # meta.json is written last and names the command that made the set: the defaults
+      # (1,000 queries and centres, seed 1234) with spread 1.
+      if ! grep -qF -- "--n $n --dim $dim --queries 1000 --clusters 1000 --spread 1 --seed 1234 " \
+          "$dir/meta.json" 2>/dev/null; then
         "$SILT" bench data synthetic --n "$n" --dim "$dim" --spread 1.0 --out "$dir"
       fi ;;
     wordnet-20k)
