@@ -61,7 +61,7 @@ fn check(name: &str, t: &Tally) {
 fn bound_holds_on_random_data() {
     let mut rng = SplitMix64::new(1);
     for d in [128, 100] {
-        let data = common::random(&mut rng, 400, d);
+        let data = common::random(&mut rng, 250, d);
         let queries = common::random(&mut rng, 20, d);
         for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
             for bits in [1, 4, 8] {
@@ -90,7 +90,7 @@ fn bound_holds_on_clustered_data() {
 #[test]
 fn more_bits_give_smaller_errors() {
     let mut rng = SplitMix64::new(3);
-    let data = common::random(&mut rng, 300, 128);
+    let data = common::random(&mut rng, 150, 128);
     let queries = common::random(&mut rng, 10, 128);
     let errors: Vec<f64> = (1..=8)
         .map(|bits| {

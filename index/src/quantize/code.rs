@@ -6,9 +6,6 @@
 //! 1-bit RaBitQ code. The estimator divides ⟨x̄, q⟩/‖x̄‖ by ⟨x̄/‖x̄‖, o⟩ (o the unit residual):
 //! unbiased over the random rotation, with an error that shrinks as that cosine nears 1.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-
 /// A quantized unit direction: codes, and what the factors are derived from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VectorCode {
@@ -25,48 +22,51 @@ pub struct VectorCode {
 /// Finds the codes for rotated residual `o` (any norm) with `bits` bits per coordinate.
 ///
 /// Magnitudes take grid values kᵢ + ½ with kᵢ = ⌊t·|oᵢ|⌋ clamped to [0, 2^(B−1)), for the scale t
-/// that maximizes the cosine. Only the t where some kᵢ steps change the code, so sweeping those
-/// critical values in order (a heap keyed by each coordinate's next step) visits every
-/// candidate once while the cosine's numerator and denominator are kept incrementally.
+/// that maximizes the cosine. The code changes only where t·|oᵢ| crosses an integer, so
+/// sweeping those critical values in order visits every candidate code once while the
+/// cosine's numerator and denominator are kept up to date. The events are sorted once as
+/// packed integers (t as f32 bits above the coordinate), which is several times faster than a
+/// heap of next events; the best code is remembered as a prefix of the sorted events.
 pub fn quantize(o: &[f32], bits: u8) -> VectorCode {
     let levels = 1u32 << (bits - 1); // magnitudes k ∈ [0, levels)
     let abs: Vec<f64> = o.iter().map(|x| f64::from(x.abs())).collect();
     let d = o.len();
-    let mut k = vec![0u32; d];
     let mut numerator: f64 = abs.iter().sum::<f64>() * 0.5;
     let mut denominator = d as f64 * 0.25;
-    let mut best = (numerator / denominator.sqrt(), 0.0f64);
+    // Compared as squared cosines (numerator²/denominator): same order, no square root.
+    let mut best = (numerator * numerator / denominator, 0usize);
+    let mut events: Vec<u64> = Vec::new();
     if levels > 1 {
-        let mut heap: BinaryHeap<Reverse<(u64, usize)>> = abs
-            .iter()
-            .enumerate()
-            .filter(|(_, a)| **a > 0.0)
-            .map(|(i, a)| Reverse(((1.0 / a).to_bits(), i)))
-            .collect();
-        while let Some(Reverse((t_bits, i))) = heap.pop() {
-            let t = f64::from_bits(t_bits);
+        events.reserve(d * (levels as usize - 1));
+        for (i, a) in abs.iter().enumerate() {
+            if *a > 0.0 {
+                for j in 1..levels {
+                    // Positive f32s order like their bit patterns.
+                    let t = (f64::from(j) / a) as f32;
+                    events.push(u64::from(t.to_bits()) << 32 | i as u64);
+                }
+            }
+        }
+        events.sort_unstable();
+        let mut k = vec![0u32; d];
+        for (n, e) in events.iter().enumerate() {
+            let i = (*e & 0xFFFF_FFFF) as usize;
             k[i] += 1;
             numerator += abs[i];
             denominator += 2.0 * f64::from(k[i]);
-            if k[i] + 1 < levels {
-                heap.push(Reverse(((f64::from(k[i] + 1) / abs[i]).to_bits(), i)));
-            }
-            let cosine = numerator / denominator.sqrt();
-            if cosine > best.0 {
-                // Remember a scale strictly inside the interval where this code holds, so the
-                // code can be rebuilt from t alone without rounding at a step's edge.
-                let next = heap
-                    .peek()
-                    .map_or(t * 2.0, |Reverse((b, _))| f64::from_bits(*b));
-                best = (cosine, (t + next) / 2.0);
+            let squared = numerator * numerator / denominator;
+            if squared > best.0 {
+                best = (squared, n + 1);
             }
         }
     }
-    let t = best.1;
+    let mut magnitudes = vec![0u32; d];
+    for e in &events[..best.1] {
+        magnitudes[(*e & 0xFFFF_FFFF) as usize] += 1;
+    }
     let mut codes = Vec::with_capacity(d);
     let (mut dot, mut sq, mut sum) = (0.0f64, 0.0f64, 0.0f64);
-    for (x, a) in o.iter().zip(&abs) {
-        let magnitude = ((t * a).floor() as u32).min(levels - 1);
+    for ((x, a), magnitude) in o.iter().zip(&abs).zip(magnitudes) {
         let g = f64::from(magnitude) + 0.5;
         dot += a * g;
         sq += g * g;

@@ -35,14 +35,28 @@ impl Ord for Entry {
 
 /// `exact(i)` gives candidate i's exact distance (a vector read from the full-precision file).
 pub fn rerank(estimates: &[Estimate], k: usize, mut exact: impl FnMut(usize) -> f32) -> Reranked {
-    let mut order: Vec<usize> = (0..estimates.len()).collect();
+    if k == 0 || estimates.is_empty() {
+        return Reranked {
+            top: Vec::new(),
+            reranked: 0,
+        };
+    }
+    // If the bounds hold, k candidates are within the k-th smallest upper bound, so nothing
+    // whose lower bound is beyond it can make the top k: one linear selection leaves only the
+    // few candidates worth ordering (sorting every estimate would cost more than the scan).
+    let mut uppers: Vec<f32> = estimates.iter().map(Estimate::upper).collect();
+    let reach = if k < uppers.len() {
+        *uppers.select_nth_unstable_by(k - 1, f32::total_cmp).1
+    } else {
+        f32::INFINITY
+    };
+    let mut order: Vec<usize> = (0..estimates.len())
+        .filter(|&i| estimates[i].lower() <= reach)
+        .collect();
     order.sort_by(|&a, &b| estimates[a].lower().total_cmp(&estimates[b].lower()));
     let mut heap: BinaryHeap<Entry> = BinaryHeap::with_capacity(k + 1);
     let mut reranked = 0;
     for i in order {
-        if k == 0 {
-            break;
-        }
         if heap.len() == k && heap.peek().is_some_and(|w| estimates[i].lower() > w.0) {
             break;
         }

@@ -148,18 +148,20 @@ pub unsafe fn dots_avx512_vnni(
     let weights: Vec<__m512i> = (0..bits)
         .map(|p| _mm512_set1_epi8((1u8 << (bits - 1 - p)) as i8))
         .collect();
+    let zero = _mm512_setzero_si512();
     let qp = q.bytes.as_ptr();
     for vector in codes.chunks_exact(per_vector) {
-        let mut acc = _mm512_setzero_si512();
+        // Two accumulators so consecutive words' dot products do not wait on each other.
+        let mut acc = [zero; 2];
         for w in 0..words {
-            let mut u = _mm512_setzero_si512();
+            let mut u = zero;
             for (p, weight) in weights.iter().enumerate() {
-                u = _mm512_mask_add_epi8(u, vector[p * words + w], u, *weight);
+                u = _mm512_or_si512(u, _mm512_maskz_mov_epi8(vector[p * words + w], *weight));
             }
             // SAFETY: q.bytes has words × 64 bytes (asserted by the caller).
             let y = _mm512_loadu_si512(qp.add(w * 64) as *const __m512i);
-            acc = _mm512_dpbusd_epi32(acc, y, u);
+            acc[w & 1] = _mm512_dpbusd_epi32(acc[w & 1], y, u);
         }
-        out.push(_mm512_reduce_add_epi32(acc) as u32);
+        out.push(_mm512_reduce_add_epi32(_mm512_add_epi32(acc[0], acc[1])) as u32);
     }
 }
