@@ -159,6 +159,25 @@ def test_filters_on_disabled_indexes_are_refused_as_by_chroma(http, client, name
     assert col.count() == 2, "nothing was deleted"
 
 
+def test_writes_add_their_metadata_keys_to_the_schema(http, client, name):
+    # chroma run records each new key with the defaults' settings for its value type.
+    col = client.create_collection(name, schema=custom_schema(), embedding_function=None)
+    col.add(ids=["a", "b"], embeddings=[[1.0, 2.0], [2.0, 1.0]],
+            metadatas=[{"secret": "x", "n": 1, "tags": ["p", "q"]}, {"f": 2.5, "ok": True}])
+    s = http.get(f"{COLLECTIONS}/{name}").json()["schema"]
+    d = s["defaults"]
+    assert s["keys"]["n"] == {"int": d["int"]}, "ints are not indexed in this collection"
+    assert s["keys"]["n"]["int"]["int_inverted_index"]["enabled"] is False
+    assert s["keys"]["tags"] == {"string": d["string"]}
+    assert s["keys"]["f"] == {"float": d["float"]} and s["keys"]["ok"] == {"bool": d["bool"]}
+    # A key the schema configured keeps its settings.
+    assert s["keys"]["secret"] == {"string": {"string_inverted_index": {"config": {}, "enabled": False}}}
+    # A known key with a new type gains that type; an update's removals add nothing.
+    col.update(ids=["a"], metadatas=[{"n": "text", "gone": None}])
+    s = http.get(f"{COLLECTIONS}/{name}").json()["schema"]
+    assert set(s["keys"]["n"]) == {"int", "string"} and "gone" not in s["keys"]
+
+
 def raw_schema():
     return Schema().serialize_to_json()
 
@@ -399,7 +418,9 @@ def test_filters_answer_as_chroma_run_does(http, chroma, name):
                 assert sorted(ours.json()["ids"]) == sorted(theirs.json()["ids"]), where
             elif theirs.status_code != 200:
                 assert ours.json() == theirs.json(), (op, where)
-    for document in [{"$contains": "hello"}, {"$not_regex": "x"}, {}]:
+    # After the writes both list the same keys.
+    assert http.get(f"{COLLECTIONS}/{name}").json()["schema"] == chroma.get(f"{COLLECTIONS}/{name}").json()["schema"]
+    for document in [{"$contains": "hello"}, {"$not_regex": "x"}]:
         ours = http.post(f"{COLLECTIONS}/{ids[http]}/get", json={"where_document": document})
         theirs = chroma.post(f"{COLLECTIONS}/{ids[chroma]}/get", json={"where_document": document})
         assert (ours.status_code, ours.status_code == 200 or ours.json()) == \

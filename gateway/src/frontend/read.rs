@@ -46,6 +46,7 @@ impl Frontend<'_> {
                 "limit {limit} exceeds the maximum of {max} results per request"
             )));
         }
+        crate::schema::check_read_filters(c, &args.filters)?;
         Ok(self
             .state
             .query
@@ -79,6 +80,7 @@ impl Frontend<'_> {
             ));
         }
         check_query_dimensions(c, args.embeddings.iter().map(Vec::len))?;
+        crate::schema::check_read_filters(c, &args.filters)?;
         Ok(self
             .state
             .query
@@ -105,6 +107,7 @@ impl Frontend<'_> {
         consistency: Consistency,
     ) -> ApiResult<Vec<Vec<SearchHit>>> {
         self.check_search_sizes(&plans)?;
+        crate::schema::check_search_filters(c, &plans)?;
         let dense = plans.iter().flat_map(SearchPlan::knn_terms);
         check_query_dimensions(c, dense.filter_map(|t| t.dense_query()).map(<[f32]>::len))?;
         Ok(self

@@ -25,7 +25,12 @@ impl Frontend<'_> {
             self.check_records_quota(c, records.len()).await?;
         }
         let written = records.len();
+        // New metadata keys go into the collection's schema once the write is acknowledged.
+        let growth = crate::schema::SchemaGrowth::of(c, &records);
         self.state.log.append(c.id, records).await?;
+        if let Some(growth) = growth {
+            growth.record(&self.state.sysdb, c).await;
+        }
         self.state.usage.wrote(&c.tenant, written);
         Ok(written)
     }
@@ -66,6 +71,7 @@ impl Frontend<'_> {
                 ),
             ));
         }
+        crate::schema::check_read_filters(c, &filters)?;
         let doomed: Vec<String> = if has_filter {
             self.state
                 .query

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 
 /// The value types a filter operand or a metadata value can have, named as Chroma's messages
 /// name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ValueType {
     Bool,
     Int,

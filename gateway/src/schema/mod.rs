@@ -23,6 +23,7 @@ use silt_sysdb::Collection;
 
 use crate::error::{ApiError, ApiResult};
 use crate::wire::configuration;
+pub use evolve::SchemaGrowth;
 pub use filter::ValueType;
 pub use model::{Schema, SparseVectorIndexConfig};
 
@@ -157,7 +158,8 @@ pub fn check_read_filters(c: &Collection, filters: &silt_query_service::Filters)
     check_filter(c, where_clause.as_ref(), where_document.as_ref())
 }
 
-/// `check_filter` for each search's filter of a Search API call, in order.
+/// `check_filter` for each search's filter of a Search API call, in order. (A sparse `$knn`
+/// term's key is checked with `check_sparse_knn`.)
 pub fn check_search_filters(
     c: &Collection,
     plans: &[silt_query_service::SearchPlan],
@@ -198,18 +200,4 @@ pub fn sparse_vector_index(schema: &Schema) -> Option<(String, SparseVectorIndex
         let index = t.sparse_vector.as_ref()?.sparse_vector_index.as_ref()?;
         index.enabled.then(|| (k.clone(), index.config.clone()))
     })
-}
-
-/// The collection's schema grown by the metadata keys of a write (each `(key, value type)`
-/// not in it yet gets the defaults' settings for that type, as Chroma records them), as JSON to
-/// store with `SysDb::replace_collection_schema`; `None` when nothing is new or the collection
-/// has no stored schema (its derived one lists no metadata keys).
-pub fn grown<'a>(
-    c: &Collection,
-    pairs: impl IntoIterator<Item = (&'a str, ValueType)>,
-) -> ApiResult<Option<Value>> {
-    if c.schema.is_none() {
-        return Ok(None);
-    }
-    Ok(evolve::with_metadata_keys(&of(c)?, pairs).map(|s| to_json(&s)))
 }
