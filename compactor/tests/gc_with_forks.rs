@@ -15,6 +15,7 @@ use object_store::path::Path;
 use serde_json::json;
 use silt_common::clock::{Clock, SystemClock};
 use silt_common::index::version_dir_of;
+use silt_common::keys::collection_prefix;
 use silt_common::record::{Operation, OperationRecord};
 use silt_common::storage::DynStore;
 use silt_common::CollectionId;
@@ -331,4 +332,49 @@ async fn a_version_shared_by_two_deleted_collections_is_collected() {
         left.iter().map(|m| &m.location).collect::<Vec<_>>()
     );
     assert!(w.sysdb.shared_version_garbage(10).await.unwrap().is_empty());
+}
+
+/// A fork whose creation never finished (its gateway died while copying the parent's tail) is
+/// deleted by the collector after the grace period, with whatever it wrote, and the parent
+/// loses nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_fork_is_collected_without_touching_its_parent() {
+    let w = World::new().await;
+    let (p, _) = w
+        .sysdb
+        .create_collection(NewCollection::in_default_database("parent", json!({})))
+        .await
+        .unwrap();
+    let p = p.id;
+    let mut oracle = Oracle::new();
+    let ops: Vec<_> = (0..100).map(|i| (format!("r{i}"), Some(i))).collect();
+    w.write(p, &mut oracle, &ops).await;
+    w.compact(p).await;
+    let tail: Vec<_> = (100..110).map(|i| (format!("r{i}"), Some(i))).collect();
+    w.write(p, &mut oracle, &tail).await;
+
+    // The catalog rows and half of the tail, then nothing more.
+    let start = w.sysdb.begin_fork(p, "half-made").await.unwrap();
+    let f = start.fork.id;
+    let half: Vec<OperationRecord> = (100..105).map(|i| put(&format!("r{i}"), i)).collect();
+    w.log.append(f, half).await.unwrap();
+    let parent_keys = w.keys_under(&Path::from(collection_prefix(p))).await;
+
+    w.collect().await; // abandoned: soft-deleted
+    assert!(w.sysdb.get_collection(f).await.is_err());
+    w.collect().await; // purged
+    assert!(w
+        .keys_under(&Path::from(collection_prefix(f)))
+        .await
+        .is_empty());
+    let after: Vec<Path> = w.keys_under(&Path::from(collection_prefix(p))).await;
+    let versions = |keys: &[Path]| -> Vec<Path> {
+        keys.iter()
+            .filter(|k| k.as_ref().contains("/v/"))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(versions(&after), versions(&parent_keys));
+    assert_eq!(w.read_all(p).await, oracle);
+    assert_eq!(w.sysdb.fork_count(p).await.unwrap(), 0);
 }
