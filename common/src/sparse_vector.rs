@@ -128,9 +128,10 @@ impl SparseVector {
                 self.values
                     .iter()
                     .map(|&f| {
-                        // Through f64 exactly: the f32 parses back to itself.
-                        serde_json::Number::from_f64(f64::from(f))
-                            .map_or(Value::Null, Value::Number)
+                        // The shortest decimal that reads back as this f32, as Chroma prints
+                        // its f32 values: 0.1 stays 0.1, not 0.10000000149011612.
+                        let shortest = f.to_string().parse::<f64>().unwrap_or(f64::from(f));
+                        serde_json::Number::from_f64(shortest).map_or(Value::Null, Value::Number)
                     })
                     .collect(),
             ),
@@ -214,6 +215,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(back.values[0].to_bits(), f.to_bits());
+        assert_eq!(
+            SparseVector {
+                indices: vec![0],
+                values: vec![f],
+                tokens: None,
+            }
+            .to_json()["values"],
+            json!([0.1])
+        );
     }
 
     #[test]
