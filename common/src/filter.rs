@@ -437,6 +437,21 @@ mod tests {
     }
 
     #[test]
+    fn a_sparse_vector_equals_nothing_and_is_no_operand() {
+        let sv = json!({"s": {"#type": "sparse_vector", "indices": [1], "values": [1.0]}});
+        assert!(!check(json!({"s": 1}), sv.clone()));
+        assert!(!check(json!({"s": {"$gt": 0}}), sv.clone()));
+        assert!(!check(json!({"s": {"$in": [1, "x"]}}), sv.clone()));
+        assert!(!check(json!({"s": {"$contains": 1}}), sv.clone()));
+        // The negations are complements, as for any value of another type.
+        assert!(check(json!({"s": {"$ne": 1}}), sv.clone()));
+        assert!(check(json!({"s": {"$nin": [1]}}), sv));
+        let operand = json!({"#type": "sparse_vector", "indices": [1], "values": [1.0]});
+        assert!(Where::parse(&json!({"s": {"$eq": operand}})).is_err());
+        assert!(Where::parse(&json!({"s": {"$in": [operand]}})).is_err());
+    }
+
+    #[test]
     fn malformed_filters_are_errors() {
         for bad in [
             json!([1]),

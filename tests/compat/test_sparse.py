@@ -52,8 +52,8 @@ def sparse_nearest(oracle, q, limit, keep=lambda id_, r: True, key=KEY):
     return scored[:limit]
 
 
-def dense_nearest(oracle, q, limit):
-    ids = list(oracle.records)
+def dense_nearest(oracle, q, limit, keep=lambda id_, r: True):
+    ids = [i for i, r in oracle.records.items() if keep(i, r)]
     d = oracle.distances(q, ids)
     order = np.argsort(d, kind="stable")[:limit]
     return [(ids[j], float(d[j])) for j in order]
@@ -197,6 +197,23 @@ def test_hybrid_rrf_of_dense_and_sparse_terms_is_computed_by_hand(http, client, 
     want = sorted(sums.items(), key=lambda kv: (kv[1], kv[0]))[:10]
     assert res["ids"][0] == [i for i, _ in want]
     np.testing.assert_allclose(res["scores"][0], [v for _, v in want], rtol=1e-4, atol=1e-4)
+
+
+def test_hybrid_rrf_with_a_filter_ranks_only_matching_records(http, client, name):
+    col, oracle, rng = populate(client, name)
+    keep = lambda i, r: r["metadata"]["kind"] != "b" and r["metadata"]["i"] >= 20
+    where = (K("kind") != "b") & (K("i") >= 20)
+    qd, qs = rng.normal(size=DIM), rand_sparse(rng, most=12)
+    rrf = Rrf([Knn(query=qd, limit=25, return_rank=True, default=500.0),
+               Knn(query=qs, key=KEY, limit=25, return_rank=True, default=500.0)], k=10, weights=[3.0, 1.0])
+    dense = {id_: pos for pos, (id_, _) in enumerate(dense_nearest(oracle, qd, 25, keep))}
+    sparse = {id_: pos for pos, (id_, _) in enumerate(sparse_nearest(oracle, qs, 25, keep))}
+    scores = {i: -(3.0 / (10 + dense.get(i, 500.0)) + 1.0 / (10 + sparse.get(i, 500.0)))
+              for i in set(dense) | set(sparse)}
+    want = sorted(scores.items(), key=lambda kv: (kv[1], kv[0]))[:12]
+    for _ in range(2):
+        check(col.search(Search(where=where).rank(rrf).limit(12).select(K.SCORE)), want)
+        wait_for_version(http, name, 1)
 
 
 def raw(http, col, route, body):
