@@ -104,7 +104,12 @@ impl SysDb {
         database_id: &str,
         name: &str,
     ) -> Result<Option<Collection>, SysDbError> {
-        let sql = format!("{SELECT_COLLECTION} WHERE c.database_id = $1 AND c.name = $2 AND c.deleted_at_ms IS NULL");
+        // A fork still being made is not found by name (nor listed): nobody sees it before its
+        // log holds the parent's tail (forks.rs). Its name is taken all the same.
+        let sql = format!(
+            "{SELECT_COLLECTION} WHERE c.database_id = $1 AND c.name = $2 \
+             AND c.deleted_at_ms IS NULL AND c.fork_pending_since_ms IS NULL"
+        );
         let row = sqlx::query(AssertSqlSafe(sql))
             .bind(database_id)
             .bind(name)
@@ -146,6 +151,7 @@ impl SysDb {
         let db = self.get_database(tenant, database).await?;
         let sql = format!(
             "{SELECT_COLLECTION} WHERE c.database_id = $1 AND c.deleted_at_ms IS NULL \
+             AND c.fork_pending_since_ms IS NULL \
              ORDER BY c.created_seq, c.id LIMIT $2 OFFSET $3"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
@@ -160,7 +166,8 @@ impl SysDb {
     pub async fn count_collections(&self, tenant: &str, database: &str) -> Result<u64, SysDbError> {
         let db = self.get_database(tenant, database).await?;
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM collections WHERE database_id = $1 AND deleted_at_ms IS NULL",
+            "SELECT COUNT(*) AS n FROM collections WHERE database_id = $1 AND deleted_at_ms IS NULL \
+             AND fork_pending_since_ms IS NULL",
         )
         .bind(&db.id)
         .fetch_one(&self.pool)

@@ -83,7 +83,42 @@ async fn forks_contract(db: SysDb) {
         0,
         "pending forks do not count"
     );
+    // Nobody finds or lists a fork before its tail is in; its name is taken all the same.
+    let visible = |db: SysDb| async move {
+        let names: Vec<String> = db
+            .list_collections("default_tenant", "default_database", None, 0)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        let count = db
+            .count_collections("default_tenant", "default_database")
+            .await
+            .unwrap();
+        let by_name = db
+            .get_collection_by_name("default_tenant", "default_database", "child")
+            .await
+            .is_ok();
+        (names, count, by_name)
+    };
+    assert_eq!(
+        visible(db.clone()).await,
+        (vec!["parent".to_string()], 1, false)
+    );
+    assert!(matches!(
+        db.create_collection(silt_sysdb::NewCollection::in_default_database(
+            "child",
+            serde_json::json!({})
+        ))
+        .await,
+        Err(SysDbError::AlreadyExists(_))
+    ));
     let child = db.finish_fork(f).await.unwrap();
+    assert_eq!(
+        visible(db.clone()).await,
+        (vec!["parent".to_string(), "child".to_string()], 2, true)
+    );
     assert_eq!(child.id, f);
     assert_eq!(db.fork_count(p).await.unwrap(), 1);
     assert_eq!(db.fork_count(f).await.unwrap(), 1, "the lineage's count");
