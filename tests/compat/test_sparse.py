@@ -244,6 +244,20 @@ def test_malformed_sparse_vectors_are_refused_with_400(http, client, name, vecto
     assert r.status_code == 400, r.text
 
 
+def test_sparse_knn_needs_the_key_the_schema_declares(http, client, name):
+    """As Chroma: ranking by a key without an enabled sparse vector index is refused."""
+    col, _, rng = populate(client, name, n=20)
+    q = rand_sparse(rng)
+    r = raw(http, col, "search", {"searches": [{"rank": {"$knn": {"query": q.to_dict(), "key": "other"}}}]})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"] == "InvalidArgumentError"
+    assert "other" in r.json()["message"]
+    plain = client.create_collection(name + "-plain", embedding_function=None)
+    plain.add(ids=["a"], embeddings=[[0.0] * DIM], metadatas=[{KEY: q}])
+    r = raw(http, plain, "search", {"searches": [{"rank": {"$knn": {"query": q.to_dict(), "key": KEY}}}]})
+    assert r.status_code == 400, r.text
+
+
 def test_a_sparse_value_equals_nothing_in_filters(client, name):
     col, oracle, _ = populate(client, name, n=20)
     assert col.get(where={KEY: {"$eq": 1}})["ids"] == []

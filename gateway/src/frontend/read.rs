@@ -108,6 +108,11 @@ impl Frontend<'_> {
     ) -> ApiResult<Vec<Vec<SearchHit>>> {
         self.check_search_sizes(&plans)?;
         crate::schema::check_search_filters(c, &plans)?;
+        // As Chroma: a sparse `$knn` only on the key the schema declares a sparse index for.
+        let terms = plans.iter().flat_map(SearchPlan::knn_terms);
+        for key in terms.filter_map(|t| t.sparse_key()) {
+            crate::schema::check_sparse_knn(c, key)?;
+        }
         let dense = plans.iter().flat_map(SearchPlan::knn_terms);
         check_query_dimensions(c, dense.filter_map(|t| t.dense_query()).map(<[f32]>::len))?;
         Ok(self

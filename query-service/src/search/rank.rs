@@ -9,18 +9,52 @@
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
+use silt_common::sparse_vector::SparseVector;
 
 use super::SearchError;
 
 /// Chroma's default for a `$knn` term's `limit`.
 const DEFAULT_KNN_LIMIT: usize = 16;
+/// The key of the collection's dense embeddings.
+pub const EMBEDDING_KEY: &str = "#embedding";
+/// The key of the documents: a text query on it ranks by Silt's full-text index (BM25).
+pub const DOCUMENT_KEY: &str = "#document";
+
+/// What a `$knn` term ranks by.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KnnQuery {
+    /// The collection's embeddings (`key` "#embedding"), by the collection's distance.
+    Dense(Vec<f32>),
+    /// Sparse vectors held in metadata at `key`, by `1 - q·d` as Chroma scores them.
+    Sparse { key: String, vector: SparseVector },
+    /// Documents by tantivy's BM25 (`key` "#document", a Silt extension), scored `-bm25`.
+    Text(String),
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct KnnTerm {
-    pub query: Vec<f32>,
+    pub query: KnnQuery,
     pub limit: usize,
     pub default: Option<f32>,
     pub return_rank: bool,
+}
+
+impl KnnTerm {
+    /// The query embedding of a dense term (whose length must be the collection's dimension).
+    pub fn dense_query(&self) -> Option<&[f32]> {
+        match &self.query {
+            KnnQuery::Dense(q) => Some(q),
+            _ => None,
+        }
+    }
+
+    /// The metadata key a sparse term ranks by.
+    pub fn sparse_key(&self) -> Option<&str> {
+        match &self.query {
+            KnnQuery::Sparse { key, .. } => Some(key),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,8 +141,13 @@ impl RankExpr {
         match self {
             RankExpr::Knn(k) => {
                 let mut m = Map::new();
-                m.insert("query".into(), json!(k.query));
-                m.insert("key".into(), json!("#embedding"));
+                let (query, key) = match &k.query {
+                    KnnQuery::Dense(q) => (json!(q), EMBEDDING_KEY),
+                    KnnQuery::Sparse { key, vector } => (vector.to_json(), key.as_str()),
+                    KnnQuery::Text(t) => (json!(t), DOCUMENT_KEY),
+                };
+                m.insert("query".into(), query);
+                m.insert("key".into(), json!(key));
                 m.insert("limit".into(), json!(k.limit));
                 if let Some(d) = k.default {
                     m.insert("default".into(), json!(d));
@@ -270,40 +309,58 @@ fn parse_knn(v: &Value) -> Result<KnnTerm, SearchError> {
             "Unknown $knn field {unknown:?}"
         )));
     }
-    match m.get("key") {
-        None => {}
-        Some(Value::String(k)) if k == "#embedding" => {}
-        Some(Value::String(k)) => {
-            return Err(SearchError::unsupported(format!(
-                "$knn on key {k:?}: sparse vector indexes are not supported yet (only \"#embedding\" can be searched)"
-            )))
-        }
-        Some(other) => {
-            return Err(SearchError::invalid(format!("$knn key must be a string, got {other}")))
-        }
-    }
-    let query = match m.get("query") {
-        Some(Value::Array(items)) if !items.is_empty() => items
-            .iter()
-            .map(|x| x.as_f64().map(|f| f as f32))
-            .collect::<Option<Vec<f32>>>()
-            .ok_or_else(|| SearchError::invalid("$knn query must be a list of numbers"))?,
-        Some(Value::Object(_)) => {
-            return Err(SearchError::unsupported(
-                "$knn with a sparse vector query: sparse vector indexes are not supported yet",
-            ))
-        }
-        Some(Value::String(_)) => {
-            return Err(SearchError::invalid(
-                "$knn query is text: Silt does not embed text; send the query embedding",
-            ))
-        }
+    let key = match m.get("key") {
+        None | Some(Value::Null) => EMBEDDING_KEY,
+        Some(Value::String(k)) => k.as_str(),
         Some(other) => {
             return Err(SearchError::invalid(format!(
-                "$knn query must be a non-empty list of numbers, got {other}"
+                "$knn key must be a string, got {other}"
             )))
         }
-        None => return Err(SearchError::invalid("$knn requires 'query'")),
+    };
+    let query = match (m.get("query"), key) {
+        (Some(Value::Array(items)), EMBEDDING_KEY) if !items.is_empty() => KnnQuery::Dense(
+            items
+                .iter()
+                .map(|x| x.as_f64().map(|f| f as f32))
+                .collect::<Option<Vec<f32>>>()
+                .ok_or_else(|| SearchError::invalid("$knn query must be a list of numbers"))?,
+        ),
+        (Some(Value::Array(_)), EMBEDDING_KEY) => {
+            return Err(SearchError::invalid(
+                "$knn query must be a non-empty list of numbers",
+            ))
+        }
+        (Some(Value::Array(_)), k) => {
+            return Err(SearchError::invalid(format!(
+                "$knn with a dense query ranks by \"{EMBEDDING_KEY}\" only: key {k:?} needs a sparse vector query"
+            )))
+        }
+        (Some(Value::Object(q)), k) if k != EMBEDDING_KEY && !k.starts_with('#') => {
+            let vector = SparseVector::from_json(q)
+                .map_err(|e| SearchError::invalid(format!("Invalid sparse vector in KNN query: {e}")))?;
+            KnnQuery::Sparse {
+                key: k.to_string(),
+                vector,
+            }
+        }
+        (Some(Value::Object(_)), k) => {
+            return Err(SearchError::invalid(format!(
+                "$knn with a sparse vector query needs the metadata key holding sparse vectors, not {k:?}"
+            )))
+        }
+        (Some(Value::String(t)), DOCUMENT_KEY) if !t.trim().is_empty() => KnnQuery::Text(t.clone()),
+        (Some(Value::String(_)), _) => {
+            return Err(SearchError::invalid(
+                "$knn query is text: Silt does not embed text; send the query embedding (or a text query on \"#document\" for full-text ranking)",
+            ))
+        }
+        (Some(other), _) => {
+            return Err(SearchError::invalid(format!(
+                "$knn query must be a list of numbers or a sparse vector, got {other}"
+            )))
+        }
+        (None, _) => return Err(SearchError::invalid("$knn requires 'query'")),
     };
     let limit = match m.get("limit") {
         None => DEFAULT_KNN_LIMIT,
@@ -433,10 +490,29 @@ mod tests {
             json!({"$knn": {"query": [1.0], "return_rank": 1}}),
             json!({"$knn": {"query": [1.0], "extra": 1}}),
             json!({"$knn": {"query": "text"}}),
+            json!({"$knn": {"query": [1.0], "key": "sparse"}}),
+            json!({"$knn": {"query": {"indices": [1], "values": [1]}}}),
+            json!({"$knn": {"query": {"indices": [2, 1], "values": [1, 1]}, "key": "s"}}),
+            json!({"$knn": {"query": {"indices": [1], "values": [1]}, "key": "#document"}}),
+            json!({"$knn": {"query": " ", "key": "#document"}}),
         ] {
             assert!(RankExpr::parse(&bad).is_err(), "accepted {bad}");
         }
-        let sparse = RankExpr::parse(&json!({"$knn": {"query": [1.0], "key": "sparse"}}));
-        assert!(matches!(sparse, Err(SearchError::Unsupported(_))));
+    }
+
+    #[test]
+    fn sparse_and_text_terms_parse_and_round_trip() {
+        let e = parse(json!({"$sum": [
+            {"$knn": {"query": {"#type": "sparse_vector", "indices": [1, 4], "values": [0.5, 2]}, "key": "bm25", "limit": 7}},
+            {"$knn": {"query": {"indices": [3], "values": [1]}, "key": "splade"}},
+            {"$knn": {"query": "rust search", "key": "#document"}},
+        ]}));
+        let terms = e.knn_terms();
+        assert!(
+            matches!(&terms[0].query, KnnQuery::Sparse { key, vector } if key == "bm25" && vector.indices == [1, 4])
+        );
+        assert_eq!(terms[0].limit, 7);
+        assert!(matches!(&terms[2].query, KnnQuery::Text(t) if t == "rust search"));
+        assert_eq!(RankExpr::parse(&e.to_json()).unwrap(), e);
     }
 }
