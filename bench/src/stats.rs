@@ -163,6 +163,26 @@ mod tests {
     }
 
     #[test]
+    fn a_tree_includes_its_children() {
+        // A busy child shell; the tree of this process must count its time (waited for to
+        // 0.1 s, asserted at 0.05 s: readings of the parent and the tree are not atomic).
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let own = || cpu_ticks(me).unwrap() as f64 / clock_ticks_per_s();
+        let start = std::time::Instant::now();
+        while cpu_s_of_tree(child.id()).unwrap_or(0.0) < 0.1 && start.elapsed().as_secs() < 60 {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let children = cpu_s_of_tree(me).unwrap() - own();
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(children >= 0.05, "children's CPU {children}");
+    }
+
+    #[test]
     fn this_process_has_a_resident_set() {
         assert!(rss_mb_of_tree(std::process::id()) > 0.0);
     }
