@@ -346,3 +346,15 @@ def test_gc_keeps_what_a_fork_references_and_collects_it_after(tmp_path):
         assert not object_keys(s), object_keys(s)
     finally:
         s.stop()
+
+
+def test_fork_of_an_empty_collection_fixes_its_dimension_alone(client, name):
+    empty = client.create_collection(name, embedding_function=None)
+    forked = empty.fork(name + "-fork")
+    assert forked.count() == 0 and empty.fork_count() == 1
+    # Neither has a dimension yet: each side fixes its own with its first write.
+    forked.add(ids=["a"], embeddings=[[1.0, 2.0, 3.0]])
+    empty.add(ids=["b"], embeddings=[[1.0, 2.0, 3.0, 4.0, 5.0]])
+    with pytest.raises(errors.InvalidArgumentError):
+        forked.add(ids=["c"], embeddings=[[1.0, 2.0, 3.0, 4.0, 5.0]])
+    assert forked.get()["ids"] == ["a"] and empty.get()["ids"] == ["b"]
