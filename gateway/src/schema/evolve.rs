@@ -4,6 +4,8 @@
 //! key receives are the defaults it would fall back to anyway, so growing changes no filter's
 //! outcome; it only makes the keys visible in the collection's schema.
 
+use std::collections::BTreeSet;
+
 use silt_common::record::{MetadataValue, OperationRecord};
 use silt_sysdb::{Collection, SysDb};
 
@@ -74,15 +76,21 @@ impl SchemaGrowth {
     /// common case: no catalog write follows).
     pub fn of(c: &Collection, records: &[OperationRecord]) -> Option<SchemaGrowth> {
         c.schema.as_ref()?;
-        let schema = super::of(c).ok()?;
-        let mut pairs: Vec<(String, ValueType)> = records
+        // Deduplicated while borrowed: a batch repeats the same few keys on every record.
+        let distinct: BTreeSet<(&str, ValueType)> = records
             .iter()
             .filter_map(|r| r.metadata.as_ref())
             .flat_map(|m| m.iter())
-            .filter_map(|(k, v)| Some((k.clone(), ValueType::of_metadata(v.as_ref()?))))
+            .filter_map(|(k, v)| Some((k.as_str(), ValueType::of_metadata(v.as_ref()?))))
             .collect();
-        pairs.sort();
-        pairs.dedup();
+        if distinct.is_empty() {
+            return None;
+        }
+        let pairs: Vec<(String, ValueType)> = distinct
+            .into_iter()
+            .map(|(k, t)| (k.to_string(), t))
+            .collect();
+        let schema = super::of(c).ok()?;
         with_metadata_keys(&schema, pairs.iter().map(|(k, t)| (k.as_str(), *t)))?;
         Some(SchemaGrowth { pairs })
     }

@@ -17,6 +17,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+use serde::Deserialize;
 use serde_json::Value;
 use silt_common::ErrorKind;
 use silt_sysdb::Collection;
@@ -75,7 +76,8 @@ pub fn of(c: &Collection) -> ApiResult<Schema> {
 
 fn stored_or_derived(stored_config: &Value, stored: Option<&Value>) -> serde_json::Result<Schema> {
     match stored {
-        Some(v) => serde_json::from_value(v.clone()),
+        // Deserialized from the borrowed value: no copy of the tree.
+        Some(v) => Schema::deserialize(v),
         // Chroma's default schema with the configuration's vector index.
         None => serde_json::from_value(configuration::schema(stored_config)),
     }
@@ -113,7 +115,7 @@ fn update_parts(
     };
     let schema = match stored_schema {
         Some(v) => {
-            let mut schema: Schema = serde_json::from_value(v.clone()).map_err(|e| {
+            let mut schema = Schema::deserialize(v).map_err(|e| {
                 ApiError::new(
                     ErrorKind::Internal,
                     format!("The stored schema does not parse: {e}"),
