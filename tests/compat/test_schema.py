@@ -425,3 +425,18 @@ def test_filters_answer_as_chroma_run_does(http, chroma, name):
         theirs = chroma.post(f"{COLLECTIONS}/{ids[chroma]}/get", json={"where_document": document})
         assert (ours.status_code, ours.status_code == 200 or ours.json()) == \
             (theirs.status_code, theirs.status_code == 200 or theirs.json()), document
+
+
+def test_modify_answers_as_chroma_run_does(http, chroma, name):
+    body = {"name": name, "schema": custom_schema().serialize_to_json()}
+    ef = {"type": "known", "name": "openai", "config": {"model_name": "m"}}
+    for change in [{"hnsw": {"ef_search": 77, "num_threads": 3, "resize_factor": 1.5}},
+                   {"embedding_function": ef}, {"spann": {"search_nprobe": 9}}]:
+        answers = []
+        for server in (http, chroma):
+            c = server.post(COLLECTIONS, json={**body, "get_or_create": True}).json()
+            r = server.put(f"{COLLECTIONS}/{c['id']}", json={"new_configuration": change})
+            assert r.status_code == 200, r.text
+            got = server.get(f"{COLLECTIONS}/{name}").json()
+            answers.append((got["schema"], got["configuration_json"]))
+        assert answers[0] == answers[1], change
