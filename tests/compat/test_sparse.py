@@ -119,6 +119,10 @@ def test_sparse_metadata_round_trips_through_every_write(http, client, name):
         assert_same_records(col, oracle)
         got = col.get(ids=["s0001"])["metadatas"][0][KEY]
         assert got.labels == ["rust", "search"]
+        # query returns them the same way.
+        emb = oracle.records["s0001"]["embedding"]
+        hit = col.query(query_embeddings=[emb], n_results=1, include=["metadatas"])
+        assert hit["ids"][0] == ["s0001"] and hit["metadatas"][0][0][KEY] == got
         wait_for_version(http, name, 1)
 
 
