@@ -263,8 +263,8 @@ def search_raw(http, col, body):
 
 
 @pytest.mark.parametrize("body,needle", [
-    ({"searches": [{"rank": {"$knn": {"query": {"indices": [1], "values": [0.5], "#type": "sparse_vector"},
-                                      "key": "sparse"}}}]}, "sparse vector indexes are not supported yet"),
+    ({"searches": [{"rank": {"$knn": {"query": {"indices": [2, 1], "values": [0.5, 1], "#type": "sparse_vector"},
+                                      "key": "sparse"}}}]}, "Invalid sparse vector"),
     ({"searches": [{"rank": {"$knn": {"query": [0.1] * DIM, "key": "sparse"}}}]}, "sparse vector"),
     ({"searches": [{"rank": {"$knn": {"query": [0.1] * 3}}}]}, "dimension"),
     ({"searches": [{"rank": {"$pow": [{"$val": 1}]}}]}, "Unknown rank operator"),

@@ -13,9 +13,11 @@
 //! is not yet full (the index gives a superset; each record is checked itself).
 
 mod candidates;
+mod full_text;
 mod get;
 mod knn;
 mod opened;
+mod sparse;
 mod text;
 
 use std::collections::{BTreeSet, HashMap};
@@ -32,9 +34,11 @@ use silt_common::record::{LogEntry, Record};
 use silt_common::{ErrorKind, SiltError};
 
 pub(crate) use candidates::Candidates;
+pub(crate) use full_text::full_text;
 pub(crate) use get::execute_get;
 pub(crate) use knn::execute_knn;
 pub use opened::{OpenedVersion, OpenedVersions};
+pub(crate) use sparse::{execute_sparse_knn, SparseQuery};
 
 use crate::range_cache::{CacheError, RangeCache, RangeRequest};
 use crate::request::Filters;

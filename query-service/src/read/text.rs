@@ -373,6 +373,20 @@ impl TextIndex {
     }
 }
 
+impl TextIndex {
+    /// What BM25 scoring of documents outside the index needs from it: a searcher (its
+    /// statistics), the text field, and the field's tokenizer (`full_text.rs`).
+    pub(crate) fn bm25_parts(
+        &self,
+    ) -> Result<(Searcher, Field, tantivy::tokenizer::TextAnalyzer), ReadError> {
+        let analyzer = self
+            .index
+            .tokenizer_for_field(self.text)
+            .map_err(text_error)?;
+        Ok((self.reader.searcher(), self.text, analyzer))
+    }
+}
+
 fn trigram_query(field: Field, needle: &str) -> Option<Box<dyn Query>> {
     let chars: Vec<char> = needle.chars().collect();
     if chars.len() < 3 {

@@ -1,5 +1,5 @@
 //! Chroma's Search API (`collection.search(...)`): each search filters, ranks by an expression
-//! over dense nearest-neighbour terms, groups, pages and selects. Plans are parsed here from
+//! over nearest-neighbour terms (dense, sparse, or full text), groups, pages and selects. Plans are parsed here from
 //! Chroma's JSON (the gateway parses them to answer 400 early; the query node parses the same
 //! JSON again off the internal wire) and run on the query node over one snapshot.
 
@@ -8,6 +8,7 @@ mod filter;
 mod group;
 mod rank;
 mod select;
+mod terms;
 mod wire;
 
 use serde_json::{json, Map, Value};
@@ -28,24 +29,17 @@ use crate::{Consistency, Target};
 pub enum SearchError {
     #[error("{0}")]
     Invalid(String),
-    /// Part of the language Silt does not implement (sparse vectors).
-    #[error("{0}")]
-    Unsupported(String),
 }
 
 impl SearchError {
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
         SearchError::Invalid(message.into())
     }
-
-    pub(crate) fn unsupported(message: impl Into<String>) -> Self {
-        SearchError::Unsupported(message.into())
-    }
 }
 
 impl From<SearchError> for SiltError {
     fn from(e: SearchError) -> Self {
-        // Both are the request's fault: a client can only fix them by asking differently.
+        // The request's fault: a client can only fix it by asking differently.
         SiltError::new(ErrorKind::InvalidArgument, e.to_string())
     }
 }
