@@ -31,6 +31,9 @@ pub struct Collection {
     pub metadata: Option<Value>,
     #[serde(default)]
     pub configuration_json: Option<Value>,
+    /// Chroma's index schema (value types and indexes per key), when the server reports one.
+    #[serde(default)]
+    pub schema: Option<Value>,
     #[serde(default)]
     pub dimension: Option<u32>,
 }
@@ -306,12 +309,17 @@ impl ChromaClient {
         name: &str,
         metadata: &Option<Value>,
         configuration: &Option<Value>,
+        schema: &Option<Value>,
     ) -> Result<Collection> {
         let mut body = json!({"name": name, "get_or_create": false});
         if let Some(m) = metadata.as_ref().filter(|m| !m.is_null()) {
             body["metadata"] = m.clone();
         }
-        if let Some(c) = configuration.as_ref().filter(|c| !c.is_null()) {
+        // The schema holds the configuration's vector index settings too, and a server refuses
+        // a create that sets both: the schema, when there is one, says everything.
+        if let Some(s) = schema.as_ref().filter(|s| s.is_object()) {
+            body["schema"] = s.clone();
+        } else if let Some(c) = configuration.as_ref().filter(|c| !c.is_null()) {
             body["configuration"] = creatable_configuration(c);
         }
         self.post(

@@ -22,6 +22,7 @@ pub struct Spec<'a> {
     pub name: &'a str,
     pub metadata: &'a Option<Value>,
     pub configuration: &'a Option<Value>,
+    pub schema: &'a Option<Value>,
 }
 
 impl Destination {
@@ -73,6 +74,7 @@ impl Destination {
                         spec.name,
                         spec.metadata,
                         spec.configuration,
+                        spec.schema,
                     )
                     .await?
                     .id

@@ -105,6 +105,7 @@ async fn export_collection(
         id: c.id.clone(),
         metadata: c.metadata.clone(),
         configuration: c.configuration_json.clone(),
+        schema: c.schema.clone(),
         dimension: c.dimension,
     };
     let mut sink = ParquetSink::new(&header, place.writer(file).await?)?;

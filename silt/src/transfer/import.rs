@@ -115,6 +115,7 @@ async fn import_file(
             name: &name,
             metadata: &header.metadata,
             configuration: &header.configuration,
+            schema: &header.schema,
         },
     )
     .await?;

@@ -40,6 +40,9 @@ pub struct CollectionHeader {
     pub id: String,
     pub metadata: Option<Value>,
     pub configuration: Option<Value>,
+    /// Absent in files written before schemas were exported.
+    #[serde(default)]
+    pub schema: Option<Value>,
     pub dimension: Option<u32>,
 }
 

@@ -95,6 +95,7 @@ async fn copy_collection(
             name: &source.name,
             metadata: &source.metadata,
             configuration: &source.configuration_json,
+            schema: &source.schema,
         },
     )
     .await?;
