@@ -6,6 +6,7 @@
 //! one version and log position. Route handlers only extract, call one method and shape JSON.
 
 mod collection;
+mod fork;
 mod read;
 mod write;
 
