@@ -4,9 +4,7 @@
 //! must hold only true matches, with true distances, in order.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
-use object_store::memory::InMemory;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -14,64 +12,20 @@ use silt_common::distance::{norm, Distance};
 use silt_common::filter::{Where, WhereDocument};
 use silt_common::materialize::Overlay;
 use silt_common::record::{LogEntry, MetadataValue, Operation, OperationRecord, Record};
-use silt_common::storage::DynStore;
 use silt_common::CollectionId;
-use silt_compactor::{Compactor, CompactorConfig, Outcome};
-use silt_log_service::{LogConfig, LogService, ObjectLog};
-use silt_query_service::{
-    Consistency, Filters, GetRequest, Include, KnnRequest, QueryConfig, QueryNode, QueryService,
-};
-use silt_sysdb::{NewCollection, SysDb};
+use silt_compactor::Outcome;
+use silt_log_service::LogService;
+use silt_query_service::{Consistency, Filters, GetRequest, Include, KnnRequest, QueryService};
+use silt_sysdb::NewCollection;
+
+mod harness;
+use harness::{harness, Harness};
 
 const WORDS: &[&str] = &[
     "apple", "banana", "cherry", "delta", "echo", "Foxtrot", "golf", "hotel", "india", "juliet",
     "kilo", "lima", "über", "naïve", "a", "an",
 ];
 const DIM: usize = 8;
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    store: DynStore,
-    sysdb: SysDb,
-    log: Arc<ObjectLog>,
-    query: QueryNode,
-    compactor: Compactor,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let sysdb = SysDb::connect(&format!("sqlite://{}/catalog.db", dir.path().display()))
-        .await
-        .unwrap();
-    let store: DynStore = Arc::new(InMemory::new());
-    let log = Arc::new(ObjectLog::new(
-        store.clone(),
-        sysdb.clone(),
-        LogConfig::default(),
-    ));
-    let query = QueryNode::new(
-        store.clone(),
-        sysdb.clone(),
-        log.clone(),
-        QueryConfig::default(),
-    )
-    .await
-    .unwrap();
-    let compactor = Compactor::new(
-        store.clone(),
-        sysdb.clone(),
-        log.clone(),
-        CompactorConfig::default(),
-    );
-    Harness {
-        _dir: dir,
-        store: store.clone(),
-        sysdb,
-        log,
-        query,
-        compactor,
-    }
-}
 
 /// The collection as the system defines it: versions folded at each compaction, plus the tail.
 #[derive(Default)]

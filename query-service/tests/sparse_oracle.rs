@@ -5,68 +5,24 @@
 //! dimension with the query.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
-use object_store::memory::InMemory;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
 use silt_common::materialize::Overlay;
 use silt_common::record::{LogEntry, MetadataValue, Operation, OperationRecord, Record};
 use silt_common::sparse_vector::SparseVector;
-use silt_common::storage::DynStore;
 use silt_common::CollectionId;
-use silt_compactor::{Compactor, CompactorConfig, Outcome};
-use silt_log_service::{LogConfig, LogService, ObjectLog};
-use silt_query_service::{
-    Consistency, QueryConfig, QueryNode, QueryService, SearchPlan, SearchRequest,
-};
-use silt_sysdb::{NewCollection, SysDb};
+use silt_compactor::Outcome;
+use silt_log_service::LogService;
+use silt_query_service::{Consistency, QueryService, SearchPlan, SearchRequest};
+use silt_sysdb::NewCollection;
+
+mod harness;
+use harness::{harness, Harness};
 
 const KEY: &str = "sv";
 const DIMS: u32 = 64;
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    sysdb: SysDb,
-    log: Arc<ObjectLog>,
-    query: QueryNode,
-    compactor: Compactor,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let sysdb = SysDb::connect(&format!("sqlite://{}/catalog.db", dir.path().display()))
-        .await
-        .unwrap();
-    let store: DynStore = Arc::new(InMemory::new());
-    let log = Arc::new(ObjectLog::new(
-        store.clone(),
-        sysdb.clone(),
-        LogConfig::default(),
-    ));
-    let query = QueryNode::new(
-        store.clone(),
-        sysdb.clone(),
-        log.clone(),
-        QueryConfig::default(),
-    )
-    .await
-    .unwrap();
-    let compactor = Compactor::new(
-        store,
-        sysdb.clone(),
-        log.clone(),
-        CompactorConfig::default(),
-    );
-    Harness {
-        _dir: dir,
-        sysdb,
-        log,
-        query,
-        compactor,
-    }
-}
 
 fn random_sparse(rng: &mut StdRng, most: usize) -> SparseVector {
     let n = rng.random_range(1..=most);
