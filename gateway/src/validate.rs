@@ -113,20 +113,25 @@ pub struct BatchBody {
     pub uris: Option<Vec<Option<String>>>,
 }
 
-pub fn ids(ids: &[String], limits: &Limits) -> ApiResult<()> {
-    if ids.is_empty() {
-        return Err(ApiError::invalid("Expected IDs to be a non-empty list"));
-    }
-    if ids.len() > limits.max_batch_size {
+/// A batch of `n` records or ids must fit the tenant's batch size.
+pub fn batch_size(n: usize, limits: &Limits) -> ApiResult<()> {
+    if n > limits.max_batch_size {
         return Err(ApiError::new(
             ErrorKind::TooLarge,
             format!(
-                "Batch size {} exceeds the maximum of {}",
-                ids.len(),
+                "Batch size {n} exceeds the maximum of {}",
                 limits.max_batch_size
             ),
         ));
     }
+    Ok(())
+}
+
+pub fn ids(ids: &[String], limits: &Limits) -> ApiResult<()> {
+    if ids.is_empty() {
+        return Err(ApiError::invalid("Expected IDs to be a non-empty list"));
+    }
+    batch_size(ids.len(), limits)?;
     let mut seen = HashSet::with_capacity(ids.len());
     let mut dups = Vec::new();
     for id in ids {

@@ -2,7 +2,6 @@
 //! appended to the log service; acknowledged only once the log has them.
 
 use silt_common::record::{Operation, OperationRecord};
-use silt_common::ErrorKind;
 use silt_query_service::{Consistency, Filters, GetRequest, Include};
 use silt_sysdb::Collection;
 
@@ -57,19 +56,8 @@ impl Frontend<'_> {
                 "Validation error: limit, where: limit can only be specified when a where clause is provided",
             ));
         }
-        if let Some(ids) = filters
-            .ids
-            .as_ref()
-            .filter(|ids| ids.len() > limits.max_batch_size)
-        {
-            return Err(ApiError::new(
-                ErrorKind::TooLarge,
-                format!(
-                    "Batch size {} exceeds the maximum of {}",
-                    ids.len(),
-                    limits.max_batch_size
-                ),
-            ));
+        if let Some(ids) = &filters.ids {
+            validate::batch_size(ids.len(), limits)?;
         }
         crate::schema::check_read_filters(c, &filters)?;
         let doomed: Vec<String> = if has_filter {
