@@ -14,11 +14,11 @@ use object_store::memory::InMemory;
 use object_store::ObjectStoreExt;
 use serde::Serialize;
 use silt_common::filter::Where;
-use silt_common::index::Manifest;
 use silt_common::record::{Operation, OperationRecord};
 use silt_common::storage::{CountingStore, DynStore, FaultPlan, FaultyStore};
 use silt_common::CollectionId;
 use silt_compactor::{Compactor, CompactorConfig, Outcome};
+use silt_index::format::Manifest;
 use silt_log_service::{LogConfig, LogService, ObjectLog};
 use silt_query_service::{
     CacheConfig, Consistency, Filters, Include, KnnRequest, QueryConfig, QueryNode, QueryService,
@@ -210,7 +210,7 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
         .bytes()
         .await?;
     let manifest = Manifest::decode(&manifest_bytes)?;
-    let head = silt_common::index::read_head(stack.raw.as_ref(), &manifest_key).await?;
+    let head = silt_index::format::read_head(stack.raw.as_ref(), &manifest_key).await?;
     let mut sizes: Vec<u32> = head.clusters.iter().map(|c| c.count).collect();
     sizes.sort_unstable();
     let cluster_sizes = [

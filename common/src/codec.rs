@@ -220,6 +220,13 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// Little-endian f32 bytes (as the persisted formats store vectors), decoded.
+pub fn f32s_from_le(raw: &[u8]) -> Vec<f32> {
+    raw.chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

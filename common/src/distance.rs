@@ -58,7 +58,7 @@ impl Distance {
                 return self.compute(query, query_norm, floats);
             }
         }
-        self.compute(query, query_norm, &crate::index::f32s_from_le(v))
+        self.compute(query, query_norm, &crate::codec::f32s_from_le(v))
     }
 }
 

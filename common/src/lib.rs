@@ -9,7 +9,6 @@ pub mod error;
 pub mod filter;
 pub mod hashing;
 pub mod ids;
-pub mod index;
 pub mod keys;
 pub mod materialize;
 pub mod metrics;

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use silt_common::clock::{DynClock, DynEntropy, Entropy, SystemClock};
-use silt_common::index::read_all_records;
 use silt_common::keys::{version_dir, version_file};
 use silt_common::materialize::Overlay;
 use silt_common::record::Record;
 use silt_common::routing::NodeSource;
 use silt_common::storage::{put_if_absent, DynStore};
 use silt_common::CollectionId;
+use silt_index::format::read_all_records;
 use silt_log_service::LogService;
 use silt_sysdb::{SysDb, VersionRecord};
 

@@ -1,6 +1,6 @@
-use silt_common::index::VersionReadError;
 use silt_common::storage::FenceError;
 use silt_common::SiltError;
+use silt_index::format::VersionReadError;
 use silt_sysdb::SysDbError;
 use thiserror::Error;
 

@@ -9,10 +9,10 @@
 use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
-use silt_common::index::{is_bundle_key, version_dir_of};
 use silt_common::keys::collection_prefix;
 use silt_common::storage::DynStore;
 use silt_common::CollectionId;
+use silt_index::format::{is_bundle_key, version_dir_of};
 use silt_log_service::collect_log_garbage;
 
 use crate::{CompactError, Compactor};

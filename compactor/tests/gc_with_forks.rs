@@ -14,12 +14,12 @@ use object_store::memory::InMemory;
 use object_store::path::Path;
 use serde_json::json;
 use silt_common::clock::{Clock, SystemClock};
-use silt_common::index::version_dir_of;
 use silt_common::keys::collection_prefix;
 use silt_common::record::{Operation, OperationRecord};
 use silt_common::storage::DynStore;
 use silt_common::CollectionId;
 use silt_compactor::{Compactor, CompactorConfig, Outcome};
+use silt_index::format::version_dir_of;
 use silt_log_service::{LogConfig, LogService, ObjectLog};
 use silt_query_service::{
     CacheConfig, Consistency, Filters, GetRequest, Include, QueryConfig, QueryNode, QueryService,

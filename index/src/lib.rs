@@ -1,5 +1,7 @@
-//! Silt's vector index. Today: RaBitQ-style quantization (`quantize`), the codes a version's
-//! cluster blocks will carry instead of raw f32 vectors. The index format and its reader/writer
-//! move here from `silt-common` next, so the compactor and the query service share one crate.
+//! Silt's index: the persisted format of an index version and its reader/writer (`format`),
+//! the one contract between the compactor that writes versions and the query service that
+//! reads them (golden files pin its bytes), and RaBitQ-style quantization (`quantize`), the
+//! codes a version's cluster blocks will carry instead of raw f32 vectors.
 
+pub mod format;
 pub mod quantize;

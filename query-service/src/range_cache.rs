@@ -21,8 +21,8 @@ use foyer::{
 use futures::future::try_join_all;
 use object_store::path::Path;
 use object_store::ObjectStoreExt;
-use silt_common::index::BUNDLE_FILE;
 use silt_common::storage::DynStore;
+use silt_index::format::BUNDLE_FILE;
 
 /// Ranges closer than this are fetched as one request.
 const MERGE_GAP: u64 = 16 << 10;

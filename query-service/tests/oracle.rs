@@ -324,7 +324,7 @@ async fn check_queries(
 /// Clusters of the collection's current version (0 when it has none).
 async fn clusters(h: &Harness, c: CollectionId) -> usize {
     match h.sysdb.get_collection(c).await.unwrap().manifest {
-        Some(key) => silt_common::index::read_head(h.store.as_ref(), &key)
+        Some(key) => silt_index::format::read_head(h.store.as_ref(), &key)
             .await
             .unwrap()
             .clusters

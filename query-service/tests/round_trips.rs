@@ -173,7 +173,7 @@ async fn cold_queries_take_at_most_three_round_trips_and_warm_ones_none() {
     let c = s.c;
     // The version's size: no cold query may read most of it.
     let manifest = s.sysdb.get_collection(c).await.unwrap().manifest.unwrap();
-    let head = silt_common::index::read_head(s.raw.as_ref(), &manifest)
+    let head = silt_index::format::read_head(s.raw.as_ref(), &manifest)
         .await
         .unwrap();
     assert!(head.clusters.len() > 1, "the version is clustered");

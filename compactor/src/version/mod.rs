@@ -13,8 +13,8 @@ pub use clustering::{cluster_count, FLAT_MAX_RECORDS, TARGET_CLUSTER_SIZE};
 pub use write::BuiltVersion;
 
 use silt_common::distance::Distance;
-use silt_common::index::{IndexParams, VersionContents};
 use silt_common::record::Record;
+use silt_index::format::{IndexParams, VersionContents};
 
 use crate::CompactError;
 use clustering::{assign_all, split_oversized, spread, train, Centroids};

@@ -6,15 +6,15 @@
 //! test) finds its candidates as the documents holding all trigrams of the needle. The query
 //! verifies each candidate against the real document.
 
-use silt_common::index::{Loc, TextFile};
 use silt_common::record::Record;
+use silt_index::format::{Loc, TextFile};
 use tantivy::schema::{IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST, TEXT};
 use tantivy::tokenizer::NgramTokenizer;
 use tantivy::{doc, Index};
 
 use crate::CompactError;
 
-use silt_common::index::text_fields::{
+use silt_index::format::text_fields::{
     ORDINAL as FIELD_ORDINAL, PAYLOAD_LEN as FIELD_PAYLOAD_LEN,
     PAYLOAD_OFFSET as FIELD_PAYLOAD_OFFSET, TEXT as FIELD_TEXT, TRIGRAMS as FIELD_TRIGRAMS,
     TRIGRAM_TOKENIZER, VECTOR_OFFSET as FIELD_VECTOR_OFFSET,

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use silt_common::index::{
+use silt_common::record::Record;
+use silt_index::format::{
     encode_blocks, encode_cluster, encode_sparse, finish_bundle, lay_out_bundle, sort_keys,
     BlockEntry, ClusterRef, FileEntry, Head, IndexParams, Loc, Manifest, MetaKeyIndex, BUNDLE_FILE,
     BUNDLE_MAX_BYTES, CLUSTERS_FILE, HEAD_FILE, IDS_FILE, LOCATIONS_FILE, MANIFEST_FILE,
     MANIFEST_FORMAT_VERSION, META_FILE, SPARSE_FILE, TEXT_FILE,
 };
-use silt_common::record::Record;
 
 use super::text;
 use crate::CompactError;

@@ -6,8 +6,8 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use silt_common::filter::{CmpOp, Where};
-use silt_common::index::{number_key, sort_keys, BlockEntry, Head, Loc, SortKey};
 use silt_common::record::MetadataValue;
+use silt_index::format::{number_key, sort_keys, BlockEntry, Head, Loc, SortKey};
 
 #[derive(Debug, Clone)]
 pub enum Candidates {

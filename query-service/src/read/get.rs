@@ -5,9 +5,9 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use silt_common::index::{Loc, LOCATIONS_FILE};
 use silt_common::record::{LogEntry, Record};
 use silt_common::SiltResult;
+use silt_index::format::{Loc, LOCATIONS_FILE};
 
 use super::{
     add_record, filter_candidates, lookup_ids, selective, tail_ids, take_record, text_candidates,

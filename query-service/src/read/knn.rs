@@ -11,9 +11,9 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use silt_common::distance::{norm, Distance};
-use silt_common::index::{decode_cluster, ClusterRows, Loc, CLUSTERS_FILE};
 use silt_common::record::{LogEntry, Record};
 use silt_common::{SiltError, SiltResult};
+use silt_index::format::{decode_cluster, ClusterRows, Loc, CLUSTERS_FILE};
 
 use super::{
     add_record, filter_candidates, lookup_ids, selective, tail_ids, take_record, text_candidates,

@@ -25,13 +25,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use silt_common::codec::DecodeError;
-use silt_common::index::{
-    decode_block, decode_payload, f32s_from_le, BlockEntry, Loc, CLUSTERS_FILE, IDS_FILE,
-    META_FILE, TEXT_FILE,
-};
 use silt_common::materialize::Overlay;
 use silt_common::record::{LogEntry, Record};
 use silt_common::{ErrorKind, SiltError};
+use silt_index::format::{
+    decode_block, decode_payload, f32s_from_le, BlockEntry, Loc, CLUSTERS_FILE, IDS_FILE,
+    META_FILE, TEXT_FILE,
+};
 
 pub(crate) use candidates::Candidates;
 pub(crate) use full_text::full_text;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use object_store::path::Path;
 use silt_common::distance::Distance;
-use silt_common::index::{bundle_head, is_bundle_key, version_dir_of, Head, HEAD_FILE};
+use silt_index::format::{bundle_head, is_bundle_key, version_dir_of, Head, HEAD_FILE};
 use tokio::sync::OnceCell;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 

@@ -6,20 +6,20 @@
 //! Reads, each one batched fetch: the head; the key's directory blocks for the query's
 //! dimensions (with the id and metadata blocks the tail and the filter need); the posting lists
 //! (with the base records the tail touched); the locations of the top records; the records.
-//! Pruning (`silt_common::index::sparse_top_k`) needs only the lists. Records the filter's index
+//! Pruning (`silt_index::format::sparse_top_k`) needs only the lists. Records the filter's index
 //! excludes or the tail changed are never admitted; each record read is verified against the
 //! filter, and the top-k is asked again for twice as many while verification leaves it short.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
-use silt_common::index::{
-    decode_directory_block, decode_postings, sparse_top_k, DirEntry, Loc, PostingList, SparseTerm,
-    LOCATIONS_FILE, SPARSE_FILE,
-};
 use silt_common::record::{LogEntry, Record};
 use silt_common::sparse_vector::SparseVector;
 use silt_common::SiltResult;
+use silt_index::format::{
+    decode_directory_block, decode_postings, sparse_top_k, DirEntry, Loc, PostingList, SparseTerm,
+    LOCATIONS_FILE, SPARSE_FILE,
+};
 
 use super::{
     add_record, filter_candidates, lookup_ids, tail_ids, take_record, text_candidates, Batch,

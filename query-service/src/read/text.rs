@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use object_store::path::Path;
 use silt_common::filter::WhereDocument;
-use silt_common::index::{text_fields, Loc, TextFile};
+use silt_index::format::{text_fields, Loc, TextFile};
 use tantivy::collector::{DocSetCollector, TopDocs};
 use tantivy::directory::error::LockError;
 use tantivy::directory::error::{DeleteError, OpenReadError, OpenWriteError};

@@ -7,12 +7,12 @@ use std::time::Duration;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use silt_common::clock::Clock;
-use silt_common::index::version_dir_of;
 use silt_common::keys::collection_prefix;
 use silt_common::record::{MetadataValue, Operation, OperationRecord};
 use silt_common::storage::{Crash, FaultPlan};
 use silt_common::SiltResult;
 use silt_compactor::Outcome as Compacted;
+use silt_index::format::version_dir_of;
 use silt_log_service::{AppendReceipt, LogService};
 use silt_query_service::Include;
 

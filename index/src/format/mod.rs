@@ -131,14 +131,14 @@ pub struct Manifest {
     pub compacted_offset: u64,
     pub record_count: u64,
     pub dimension: Option<u32>,
-    pub distance: crate::distance::Distance,
+    pub distance: silt_common::distance::Distance,
     pub files: Vec<FileEntry>,
     pub index: IndexParams,
 }
 
 impl Manifest {
-    pub fn decode(bytes: &[u8]) -> Result<Manifest, crate::codec::DecodeError> {
-        use crate::codec::DecodeError;
+    pub fn decode(bytes: &[u8]) -> Result<Manifest, silt_common::codec::DecodeError> {
+        use silt_common::codec::DecodeError;
         let v: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| DecodeError::Invalid(e.to_string()))?;
         let format = v

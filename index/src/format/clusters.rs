@@ -6,9 +6,9 @@
 use bytes::Bytes;
 
 use super::Loc;
-use crate::codec::{DecodeError, Reader, Writer};
-use crate::distance::Distance;
-use crate::record::{parse_stored_metadata, stored_metadata, Metadata, Record};
+use silt_common::codec::{DecodeError, Reader, Writer};
+use silt_common::distance::Distance;
+use silt_common::record::{parse_stored_metadata, stored_metadata, Metadata, Record};
 
 /// A record without its embedding.
 #[derive(Debug, Clone, PartialEq)]
@@ -166,8 +166,4 @@ pub fn decode_cluster(block: Bytes, dimension: usize) -> Result<ClusterRows, Dec
     })
 }
 
-pub fn f32s_from_le(raw: &[u8]) -> Vec<f32> {
-    raw.chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect()
-}
+pub use silt_common::codec::f32s_from_le;

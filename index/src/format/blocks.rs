@@ -2,7 +2,7 @@
 //! first and last key, so a lookup fetches only the blocks whose key span can hold a match.
 
 use super::Loc;
-use crate::codec::{DecodeError, Reader};
+use silt_common::codec::{DecodeError, Reader};
 
 const TARGET_BLOCK_BYTES: usize = 8 << 10;
 

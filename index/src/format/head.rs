@@ -3,7 +3,7 @@
 use bytes::Bytes;
 
 use super::{BlockRef, Manifest, SparseDirRef, SparseKeyIndex};
-use crate::codec::{DecodeError, Reader, Writer};
+use silt_common::codec::{DecodeError, Reader, Writer};
 
 const MAGIC: &[u8] = b"SLTHEAD";
 /// 2: a table of `sparse.bin`'s directory blocks follows the text files. Heads of format 1
@@ -235,8 +235,8 @@ impl Head {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::distance::Distance;
-    use crate::index::{IndexParams, MANIFEST_FORMAT_VERSION};
+    use crate::format::{IndexParams, MANIFEST_FORMAT_VERSION};
+    use silt_common::distance::Distance;
 
     fn head(sparse: Vec<SparseKeyIndex>) -> Head {
         Head {

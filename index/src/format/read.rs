@@ -8,8 +8,8 @@ use object_store::path::Path;
 
 use super::clusters::decode_cluster;
 use super::{bundle_head, is_bundle_key, version_dir_of, Head, CLUSTERS_FILE, HEAD_FILE};
-use crate::codec::DecodeError;
-use crate::record::Record;
+use silt_common::codec::DecodeError;
+use silt_common::record::Record;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VersionReadError {

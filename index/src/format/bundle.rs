@@ -12,7 +12,7 @@
 //! head through the footer, and serves every later range of the version from those bytes.
 
 use super::FileEntry;
-use crate::codec::DecodeError;
+use silt_common::codec::DecodeError;
 
 pub const BUNDLE_FILE: &str = "version.bin";
 const FOOTER_MAGIC: &[u8; 8] = b"SLTBNDL1";

@@ -3,7 +3,7 @@
 //! (as f64), like the filter language compares them; the few ints that f64 cannot tell apart
 //! (beyond 2^53) only make the index return a superset, which the query verifies anyway.
 
-use crate::record::MetadataValue;
+use silt_common::record::MetadataValue;
 
 pub type SortKey = Vec<u8>;
 

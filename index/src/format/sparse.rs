@@ -17,8 +17,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::codec::DecodeError;
-use crate::record::Metadata;
+use silt_common::codec::DecodeError;
+use silt_common::record::Metadata;
 
 /// Postings per block: small enough that a block's bound is tight, large enough that the
 /// block table stays a few percent of the list.
@@ -278,8 +278,8 @@ pub fn decode_postings(b: &[u8]) -> Result<PostingList, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::MetadataValue;
-    use crate::sparse_vector::SparseVector;
+    use silt_common::record::MetadataValue;
+    use silt_common::sparse_vector::SparseVector;
 
     const GOLDEN: &[u8] = include_bytes!("golden/sparse_v1.bin");
 
@@ -315,7 +315,7 @@ mod tests {
             std::fs::write(
                 concat!(
                     env!("CARGO_MANIFEST_DIR"),
-                    "/src/index/golden/sparse_v1.bin"
+                    "/src/format/golden/sparse_v1.bin"
                 ),
                 &file.bytes,
             )
