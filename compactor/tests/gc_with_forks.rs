@@ -59,6 +59,16 @@ struct World {
 }
 
 impl World {
+    /// Every object is gone: nothing the collector should have deleted is left behind.
+    async fn assert_store_empty(&self) {
+        let left: Vec<_> = self.store.list(None).try_collect().await.unwrap();
+        assert!(
+            left.is_empty(),
+            "{:?}",
+            left.iter().map(|m| &m.location).collect::<Vec<_>>()
+        );
+    }
+
     async fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
         let sysdb = SysDb::connect(&format!("sqlite://{}/catalog.db", dir.path().display()))
@@ -295,12 +305,7 @@ async fn a_fork_keeps_the_shared_version_until_its_last_reference_goes() {
     // Once the fork is gone too, nothing is left.
     w.delete(f).await;
     w.collect().await;
-    let left: Vec<_> = w.store.list(None).try_collect().await.unwrap();
-    assert!(
-        left.is_empty(),
-        "{:?}",
-        left.iter().map(|m| &m.location).collect::<Vec<_>>()
-    );
+    w.assert_store_empty().await;
 }
 
 /// The same when the parent and its fork are deleted together and purged in the same round:
@@ -325,12 +330,7 @@ async fn a_version_shared_by_two_deleted_collections_is_collected() {
     // Whichever is purged first keeps the version (the other still references it); the
     // second deletes it, and the shared-garbage record the first left is cleared.
     w.collect().await;
-    let left: Vec<_> = w.store.list(None).try_collect().await.unwrap();
-    assert!(
-        left.is_empty(),
-        "{:?}",
-        left.iter().map(|m| &m.location).collect::<Vec<_>>()
-    );
+    w.assert_store_empty().await;
     assert!(w.sysdb.shared_version_garbage(10).await.unwrap().is_empty());
 }
 

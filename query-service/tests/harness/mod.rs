@@ -7,9 +7,11 @@
 use std::sync::Arc;
 
 use object_store::memory::InMemory;
+use silt_common::record::{LogEntry, OperationRecord};
 use silt_common::storage::DynStore;
-use silt_compactor::{Compactor, CompactorConfig};
-use silt_log_service::{LogConfig, ObjectLog};
+use silt_common::CollectionId;
+use silt_compactor::{Compactor, CompactorConfig, Outcome};
+use silt_log_service::{LogConfig, LogService, ObjectLog};
 use silt_query_service::{QueryConfig, QueryNode};
 use silt_sysdb::SysDb;
 
@@ -54,5 +56,27 @@ pub async fn harness() -> Harness {
         log,
         query,
         compactor,
+    }
+}
+
+impl Harness {
+    /// Appends `ops` as one write and returns them as the log entries they became.
+    pub async fn append(&self, c: CollectionId, ops: Vec<OperationRecord>) -> Vec<LogEntry> {
+        let receipt = self.log.append(c, ops.clone()).await.unwrap();
+        ops.into_iter()
+            .enumerate()
+            .map(|(i, record)| LogEntry {
+                offset: receipt.first_offset + i as u64,
+                record,
+            })
+            .collect()
+    }
+
+    /// Compacts `c`, which must register a new version.
+    pub async fn compact(&self, c: CollectionId) {
+        match self.compactor.compact(c).await.unwrap() {
+            Outcome::Registered { .. } => {}
+            other => panic!("compaction did not register: {other:?}"),
+        }
     }
 }
