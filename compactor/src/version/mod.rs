@@ -14,11 +14,17 @@ pub use write::BuiltVersion;
 
 use silt_common::distance::Distance;
 use silt_common::record::Record;
-use silt_index::format::{IndexParams, VersionContents};
+use silt_index::format::{IndexParams, Quantization, VersionContents};
 
 use crate::CompactError;
 use clustering::{assign_all, split_oversized, spread, train, Centroids};
 use write::{write_version, VersionSpec};
+
+/// Clustered versions store 4-bit codes in their cluster blocks (docs/decisions/
+/// 2026-12-01-quantized-versions.md); flat ones, read whole in one GET, keep exact f32.
+const QUANTIZATION_BITS: u8 = silt_index::quantize::DEFAULT_BITS;
+/// Any fixed seed serves: it is recorded in each version's manifest.
+const ROTATION_SEED: u64 = 0x5117_0000_0000_0001;
 
 /// Re-cluster when the records' mean distance to their centroid grew by this factor…
 const MAX_SPREAD_GROWTH: f32 = 1.25;
@@ -80,6 +86,10 @@ pub fn build_version(input: BuildInput<'_>) -> Result<(BuiltVersion, Clustering)
         trained_on,
         trained_spread,
         spread: current_spread,
+        quantization: (clusters > 1).then_some(Quantization {
+            bits: QUANTIZATION_BITS,
+            seed: ROTATION_SEED,
+        }),
     };
     let centroid_bytes = match &centroids {
         Some(c) => c.serialize()?,

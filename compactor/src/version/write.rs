@@ -4,10 +4,11 @@ use std::collections::BTreeMap;
 
 use silt_common::record::Record;
 use silt_index::format::{
-    encode_blocks, encode_cluster, encode_sparse, finish_bundle, lay_out_bundle, sort_keys,
-    BlockEntry, ClusterRef, FileEntry, Head, IndexParams, Loc, Manifest, MetaKeyIndex, BUNDLE_FILE,
-    BUNDLE_MAX_BYTES, CLUSTERS_FILE, HEAD_FILE, IDS_FILE, LOCATIONS_FILE, MANIFEST_FILE,
-    MANIFEST_FORMAT_VERSION, META_FILE, SPARSE_FILE, TEXT_FILE,
+    encode_blocks, encode_cluster, encode_coded_cluster, encode_sparse, finish_bundle,
+    lay_out_bundle, metric_of, sort_keys, BlockEntry, ClusterRef, FileEntry, Head, IndexParams,
+    Loc, Manifest, MetaKeyIndex, BUNDLE_FILE, BUNDLE_MAX_BYTES, CLUSTERS_FILE, HEAD_FILE, IDS_FILE,
+    LOCATIONS_FILE, MANIFEST_FILE, MANIFEST_FORMAT_VERSION, META_FILE, SPARSE_FILE, TEXT_FILE,
+    VECTORS_FILE,
 };
 
 use super::text;
@@ -46,11 +47,28 @@ pub fn write_version(spec: VersionSpec<'_>) -> Result<BuiltVersion, CompactError
     }
 
     let mut clusters_bin = Vec::new();
+    let mut vectors_bin = Vec::new();
     let mut clusters = Vec::with_capacity(members.len());
     let mut locs = vec![Loc::default(); spec.records.len()];
+    let quantized = spec
+        .params
+        .quantization
+        .map(|q| (q.rotation(dimension), metric_of(spec.distance), q.bits));
     for m in &members {
         let offset = clusters_bin.len() as u64;
-        for loc in encode_cluster(m, dimension, &mut clusters_bin) {
+        let cluster_locs = match &quantized {
+            Some((rotation, metric, bits)) => encode_coded_cluster(
+                m,
+                rotation,
+                *metric,
+                *bits,
+                &mut clusters_bin,
+                &mut vectors_bin,
+            )
+            .map_err(|e| CompactError::Index(format!("quantizing a cluster: {e}")))?,
+            None => encode_cluster(m, dimension, &mut clusters_bin),
+        };
+        for loc in cluster_locs {
             locs[loc.ordinal as usize] = loc;
         }
         clusters.push(ClusterRef {
@@ -106,6 +124,9 @@ pub fn write_version(spec: VersionSpec<'_>) -> Result<BuiltVersion, CompactError
         (META_FILE.to_string(), meta_bin),
         (LOCATIONS_FILE.to_string(), locations_bin),
     ];
+    if quantized.is_some() {
+        files.push((VECTORS_FILE.to_string(), vectors_bin));
+    }
     let mut text_files = Vec::new();
     if let Some((bundle, table)) = text {
         files.push((TEXT_FILE.to_string(), bundle));

@@ -205,7 +205,8 @@ impl Head {
         self.manifest.record_count
     }
 
-    /// The cluster whose block holds `offset` of `clusters.bin`.
+    /// The cluster whose block holds `offset` of `clusters.bin` (a payload's offset, in every
+    /// format).
     pub fn cluster_of(&self, offset: u64) -> Option<usize> {
         let i = self.clusters.partition_point(|c| c.offset <= offset);
         i.checked_sub(1)
@@ -256,6 +257,7 @@ mod tests {
                     trained_on: 2,
                     trained_spread: 0.0,
                     spread: 0.0,
+                    quantization: None,
                 },
             },
             clusters: vec![ClusterRef {

@@ -7,6 +7,9 @@
 //!   the centroid index (usearch), and the block indexes of `ids.bin` and `meta.bin`. One GET.
 //! - `clusters.bin` holds the records, cluster by cluster: each cluster is one contiguous block
 //!   (ordinals, then vectors, then the rest of each record), so probing a cluster is one range.
+//!   When the manifest names a quantization (format 4, clustered versions), a block holds
+//!   quantized codes instead of vectors (coded.rs) and the f32 vectors are in `vectors.bin`,
+//!   off the cold path: read to re-rank a few candidates and to return embeddings.
 //! - `ids.bin` maps ids to record locations; `meta.bin` maps metadata values to record
 //!   locations, both as sorted blocks; `locations.bin` maps ordinals to locations.
 //! - `text.bin` bundles the files of a tantivy index over the documents.
@@ -22,6 +25,7 @@
 mod blocks;
 mod bundle;
 mod clusters;
+mod coded;
 mod head;
 mod read;
 mod sortkey;
@@ -36,6 +40,10 @@ pub use clusters::{
     decode_cluster, decode_payload, encode_cluster, encode_payload, f32s_from_le, ClusterRows,
     Payload,
 };
+pub use coded::{
+    decode_coded_cluster, encode_coded_cluster, metric_of, CodedRows, Quantization,
+    RERANK_PAGE_ROWS,
+};
 pub use head::{ClusterRef, Head, MetaKeyIndex, TextFile};
 pub use read::{read_all_records, read_head, VersionContents, VersionReadError};
 pub use sortkey::{number_key, sort_keys, SortKey, TAG_BOOL, TAG_NUMBER, TAG_STR};
@@ -45,21 +53,24 @@ pub use sparse::{
 };
 pub use sparse_topk::{top_k as sparse_top_k, Term as SparseTerm};
 
+/// 4: the index parameters may name a quantization (cluster blocks of codes, `vectors.bin`).
 /// 3: file entries may carry an offset (the version is one bundle object). Versions written
-/// with format 2 (always a directory of files) stay readable.
-pub const MANIFEST_FORMAT_VERSION: u32 = 3;
-const READABLE_MANIFEST_FORMATS: [u32; 2] = [2, 3];
+/// with formats 2 and 3 (f32 vectors in the cluster blocks) stay readable.
+pub const MANIFEST_FORMAT_VERSION: u32 = 4;
+const READABLE_MANIFEST_FORMATS: [u32; 3] = [2, 3, 4];
 pub const MANIFEST_FILE: &str = "manifest.json";
 pub const HEAD_FILE: &str = "head.bin";
 pub const CLUSTERS_FILE: &str = "clusters.bin";
+pub const VECTORS_FILE: &str = "vectors.bin";
 pub const IDS_FILE: &str = "ids.bin";
 pub const META_FILE: &str = "meta.bin";
 pub const LOCATIONS_FILE: &str = "locations.bin";
 pub const TEXT_FILE: &str = "text.bin";
 pub const SPARSE_FILE: &str = "sparse.bin";
 
-/// Where one record lives in `clusters.bin`: its vector and the rest of it (id, document,
-/// metadata, uri), which a query fetches only for the records it returns or must verify.
+/// Where one record lives: its vector (in `Manifest::vectors_file`) and the rest of it (id,
+/// document, metadata, uri, in `clusters.bin`), which a query fetches only for the records it
+/// returns or must verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Loc {
     pub ordinal: u32,
@@ -111,6 +122,9 @@ pub struct IndexParams {
     /// Mean squared distance of a record to its centroid right after training, and now.
     pub trained_spread: f32,
     pub spread: f32,
+    /// Set when the cluster blocks hold quantized codes (format 4); absent, they hold f32.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<Quantization>,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -149,6 +163,15 @@ impl Manifest {
             return Err(DecodeError::UnsupportedVersion(format as u16));
         }
         serde_json::from_value(v).map_err(|e| DecodeError::Invalid(e.to_string()))
+    }
+
+    /// The file holding the records' f32 vectors.
+    pub fn vectors_file(&self) -> &'static str {
+        if self.index.quantization.is_some() {
+            VECTORS_FILE
+        } else {
+            CLUSTERS_FILE
+        }
     }
 
     pub fn file_size(&self, name: &str) -> Option<u64> {

@@ -7,8 +7,11 @@ use bytes::Bytes;
 use object_store::path::Path;
 
 use super::clusters::decode_cluster;
-use super::{bundle_head, is_bundle_key, version_dir_of, Head, CLUSTERS_FILE, HEAD_FILE};
-use silt_common::codec::DecodeError;
+use super::coded::decode_coded_cluster;
+use super::{
+    bundle_head, is_bundle_key, version_dir_of, Head, CLUSTERS_FILE, HEAD_FILE, VECTORS_FILE,
+};
+use silt_common::codec::{f32s_from_le, DecodeError};
 use silt_common::record::Record;
 
 #[derive(Debug, thiserror::Error)]
@@ -64,47 +67,68 @@ pub async fn read_all_records(
     manifest_key: &str,
 ) -> Result<VersionContents, VersionReadError> {
     let (head, bundle) = read_head_and_bundle(store, manifest_key).await?;
-    let (key, base) = head
-        .manifest
-        .locate(&version_dir_of(manifest_key), CLUSTERS_FILE);
-    let corrupt = |source| VersionReadError::Corrupt {
-        key: key.to_string(),
-        source,
-    };
+    let dir = version_dir_of(manifest_key);
     let n = head.record_count() as usize;
     let dimension = head.dimension();
     let mut slots: Vec<Option<(Record, u32)>> = vec![None; n];
     if n > 0 {
-        let bytes = match bundle {
-            Some(bundle) => {
-                let size = head.manifest.file_size(CLUSTERS_FILE).unwrap_or(0);
-                let range = base as usize..(base + size) as usize;
-                if range.end > bundle.len() {
-                    return Err(corrupt(DecodeError::Invalid(
-                        "clusters outside the bundle".into(),
-                    )));
-                }
-                bundle.slice(range)
-            }
-            None => store.get(&key).await?.bytes().await?,
+        let file = |name: &'static str| read_file(store, &head, &dir, bundle.as_ref(), name);
+        let (key, bytes) = file(CLUSTERS_FILE).await?;
+        let corrupt = |source| VersionReadError::Corrupt {
+            key: key.to_string(),
+            source,
+        };
+        let vectors = match head.manifest.index.quantization {
+            Some(_) => Some(file(VECTORS_FILE).await?),
+            None => None,
+        };
+        let mut place = |ordinal: u32, record: Record, c: usize| {
+            let slot = slots.get_mut(ordinal as usize).ok_or_else(|| {
+                corrupt(DecodeError::Invalid(format!(
+                    "ordinal {ordinal} out of range"
+                )))
+            })?;
+            *slot = Some((record, c as u32));
+            Ok::<_, VersionReadError>(())
         };
         for (c, cluster) in head.clusters.iter().enumerate() {
             let block = bytes
                 .get(cluster.offset as usize..(cluster.offset + cluster.len) as usize)
                 .ok_or_else(|| corrupt(DecodeError::Invalid("cluster outside the file".into())))?;
-            let rows = decode_cluster(bytes.slice_ref(block), dimension).map_err(corrupt)?;
-            for i in 0..rows.len() {
-                let ordinal = rows.ordinals[i] as usize;
-                let payload = rows.payload(i).map_err(corrupt)?;
-                let slot = slots.get_mut(ordinal).ok_or_else(|| {
-                    corrupt(DecodeError::Invalid(format!(
-                        "ordinal {ordinal} out of range"
-                    )))
-                })?;
-                *slot = Some((payload.into_record(rows.vector(i)), c as u32));
+            let block = bytes.slice_ref(block);
+            match &vectors {
+                None => {
+                    let rows = decode_cluster(block, dimension).map_err(corrupt)?;
+                    for i in 0..rows.len() {
+                        let payload = rows.payload(i).map_err(corrupt)?;
+                        place(rows.ordinals[i], payload.into_record(rows.vector(i)), c)?;
+                    }
+                }
+                Some((vectors_key, vectors)) => {
+                    let rows = decode_coded_cluster(block, dimension).map_err(corrupt)?;
+                    for i in 0..rows.len() {
+                        let payload = rows.payload(i).map_err(corrupt)?;
+                        let range = rows.vector_range(i);
+                        let vector = vectors
+                            .get(range.start as usize..range.end as usize)
+                            .ok_or_else(|| VersionReadError::Corrupt {
+                                key: vectors_key.to_string(),
+                                source: DecodeError::Invalid("vector outside the file".into()),
+                            })?;
+                        place(
+                            rows.ordinals[i],
+                            payload.into_record(f32s_from_le(vector)),
+                            c,
+                        )?;
+                    }
+                }
             }
         }
     }
+    let corrupt = |source| VersionReadError::Corrupt {
+        key: manifest_key.to_string(),
+        source,
+    };
     let mut records = Vec::with_capacity(n);
     let mut cluster_of = Vec::with_capacity(n);
     for (ordinal, slot) in slots.into_iter().enumerate() {
@@ -121,4 +145,32 @@ pub async fn read_all_records(
         records,
         cluster_of,
     })
+}
+
+/// File `name` of the version: a slice of its bundle, or its own object.
+async fn read_file(
+    store: &dyn ObjectStore,
+    head: &Head,
+    dir: &Path,
+    bundle: Option<&Bytes>,
+    name: &'static str,
+) -> Result<(Path, Bytes), VersionReadError> {
+    let (key, base) = head.manifest.locate(dir, name);
+    match bundle {
+        Some(bundle) => {
+            let size = head.manifest.file_size(name).unwrap_or(0);
+            let range = base as usize..(base + size) as usize;
+            if range.end > bundle.len() {
+                return Err(VersionReadError::Corrupt {
+                    key: key.to_string(),
+                    source: DecodeError::Invalid(format!("{name} outside the bundle")),
+                });
+            }
+            Ok((key, bundle.slice(range)))
+        }
+        None => {
+            let bytes = store.get(&key).await?.bytes().await?;
+            Ok((key, bytes))
+        }
+    }
 }

@@ -5,16 +5,26 @@
 //! selective `where`, a `$contains`), it ranks exactly the candidate records: all of them when
 //! few, else those in the clusters nearest to the query until enough are seen, so a filter
 //! keeping 1% of a large collection neither scans everything nor loses recall.
+//!
+//! A version whose clusters hold quantized codes is scored by estimate first; the candidates
+//! whose bound can still reach the top k (shortlist.rs) are re-ranked exactly from pages of
+//! `vectors.bin`, all queries' pages in one more round trip.
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
+use silt_common::codec::f32s_from_le;
 use silt_common::distance::{norm, Distance};
 use silt_common::record::{LogEntry, Record};
 use silt_common::{SiltError, SiltResult};
-use silt_index::format::{decode_cluster, ClusterRows, Loc, CLUSTERS_FILE};
+use silt_index::format::{
+    decode_cluster, decode_coded_cluster, metric_of, ClusterRows, CodedRows, Loc, CLUSTERS_FILE,
+    VECTORS_FILE,
+};
+use silt_index::quantize::{estimate, Query};
 
+use super::shortlist::{shortlist, Interval};
 use super::{
     add_record, filter_candidates, lookup_ids, selective, tail_ids, take_record, text_candidates,
     Batch, Candidates, Lookups, OpenedVersion, ReadError, TailBase, TailView,
@@ -36,6 +46,7 @@ const CANDIDATES_PER_RESULT: usize = 20;
 /// …and at least this many.
 const MIN_FILTERED_CANDIDATES: usize = 400;
 
+#[derive(Clone, Copy)]
 enum Source {
     Cluster(usize, usize),
     Fetched(usize),
@@ -43,10 +54,40 @@ enum Source {
     Appended(usize),
 }
 
+#[derive(Clone, Copy)]
 struct Ranked {
     distance: f32,
+    /// Half-width of the distance's interval: 0 when exact, the estimator's bound for codes.
+    bound: f32,
     position: u64,
     source: Source,
+}
+
+impl Interval for Ranked {
+    fn distance(&self) -> f32 {
+        self.distance
+    }
+    fn bound(&self) -> f32 {
+        self.bound
+    }
+    fn position(&self) -> u64 {
+        self.position
+    }
+}
+
+/// A probed cluster's block: f32 vectors (versions without quantization) or codes.
+enum Probed {
+    Exact(ClusterRows),
+    Coded(CodedRows),
+}
+
+fn decode_probed(v: &OpenedVersion, block: bytes::Bytes) -> Result<Probed, ReadError> {
+    let dimension = v.head.dimension();
+    Ok(if v.rotation.is_some() {
+        Probed::Coded(decode_coded_cluster(block, dimension)?)
+    } else {
+        Probed::Exact(decode_cluster(block, dimension)?)
+    })
 }
 
 pub(crate) async fn execute_knn(
@@ -72,7 +113,6 @@ pub(crate) async fn execute_knn(
         return Ok(out);
     };
     check_dimension(Some(v.head.dimension()), request)?;
-    let dimension = v.head.dimension();
     let base_count = v.head.record_count();
 
     let text = text_candidates(cache, v, &request.filters).await?;
@@ -86,7 +126,7 @@ pub(crate) async fn execute_knn(
     let lookup_ids = lookup_ids(&tids, &request.filters);
     let mut b2 = Batch::default();
     let lookups = Lookups::plan(&mut b2, v, &lookup_ids, &request.filters);
-    let mut clusters: HashMap<usize, ClusterRows> = HashMap::new();
+    let mut clusters: HashMap<usize, Probed> = HashMap::new();
     let mut probe = Vec::new();
     if !narrowed {
         let mut wanted = BTreeSet::new();
@@ -97,10 +137,7 @@ pub(crate) async fn execute_knn(
     }
     let f2 = b2.run(cache).await?;
     for (c, slot) in probe {
-        clusters.insert(
-            c,
-            decode_cluster(f2[slot].clone(), dimension).map_err(ReadError::from)?,
-        );
+        clusters.insert(c, decode_probed(v, f2[slot].clone())?);
     }
     let id_locs = lookups.id_locations(&f2, &lookup_ids)?;
     let meta = lookups.meta_blocks(&f2)?;
@@ -125,20 +162,49 @@ pub(crate) async fn execute_knn(
         fetched.push((l.ordinal, take_record(&f3, slots)?));
     }
 
-    let mut out = Vec::with_capacity(request.query_embeddings.len());
+    // Per query, the candidates that can still make its top k, verified.
+    let mut lists: Vec<Vec<(Ranked, Record)>> = Vec::with_capacity(request.query_embeddings.len());
     for q in &request.query_embeddings {
+        let coded_query = match &v.rotation {
+            Some(rotation) => Some(
+                Query::new(rotation, metric_of(distance), q)
+                    .map_err(|e| SiltError::invalid(e.to_string()))?,
+            ),
+            None => None,
+        };
         loop {
             let mut ranked = rank_tail(&view, q, distance, &matcher, base_count);
             let qn = norm(q);
-            for (&c, rows) in &clusters {
-                for i in 0..rows.len() {
-                    let ordinal = rows.ordinals[i];
-                    if candidates.admits(ordinal) && !view.changed.contains_key(&ordinal) {
-                        ranked.push(Ranked {
-                            distance: rows.distance(i, distance, q, qn),
-                            position: u64::from(ordinal),
-                            source: Source::Cluster(c, i),
-                        });
+            for (&c, probed) in &clusters {
+                match probed {
+                    Probed::Exact(rows) => {
+                        for i in 0..rows.len() {
+                            let ordinal = rows.ordinals[i];
+                            if candidates.admits(ordinal) && !view.changed.contains_key(&ordinal) {
+                                ranked.push(Ranked {
+                                    distance: rows.distance(i, distance, q, qn),
+                                    bound: 0.0,
+                                    position: u64::from(ordinal),
+                                    source: Source::Cluster(c, i),
+                                });
+                            }
+                        }
+                    }
+                    Probed::Coded(rows) => {
+                        let Some(cq) = &coded_query else { continue };
+                        let estimates = estimate(&rows.codes, cq)
+                            .map_err(|e| ReadError::Corrupt(format!("code block: {e}")))?;
+                        for (i, e) in estimates.iter().enumerate() {
+                            let ordinal = rows.ordinals[i];
+                            if candidates.admits(ordinal) && !view.changed.contains_key(&ordinal) {
+                                ranked.push(Ranked {
+                                    distance: e.distance,
+                                    bound: e.bound,
+                                    position: u64::from(ordinal),
+                                    source: Source::Cluster(c, i),
+                                });
+                            }
+                        }
                     }
                 }
             }
@@ -146,16 +212,20 @@ pub(crate) async fn execute_knn(
                 if !view.changed.contains_key(ordinal) {
                     ranked.push(Ranked {
                         distance: distance.compute(q, qn, &r.embedding),
+                        bound: 0.0,
                         position: u64::from(*ordinal),
                         source: Source::Fetched(j),
                     });
                 }
             }
-            let results = finish(ranked, request, |r| {
-                Ok(match r.source {
+            let kept = shortlist(ranked, request.n_results, |r| {
+                Ok::<_, ReadError>(match r.source {
                     Source::Cluster(c, i) => {
-                        let rows = &clusters[&c];
-                        let rec = rows.payload(i)?.into_record(rows.vector(i));
+                        let rec = match &clusters[&c] {
+                            Probed::Exact(rows) => rows.payload(i)?.into_record(rows.vector(i)),
+                            // The vector comes with the re-rank's pages.
+                            Probed::Coded(rows) => rows.payload(i)?.into_record(Vec::new()),
+                        };
                         matcher.matches(&rec).then_some(rec)
                     }
                     Source::Fetched(j) => {
@@ -168,7 +238,7 @@ pub(crate) async fn execute_knn(
             })?;
             // Verification can reject candidates: widen the search while results are short
             // and something is left to read (one more round trip each time).
-            let short = results.len() < request.n_results;
+            let short = kept.len() < request.n_results;
             if short && !narrowed && clusters.len() < v.cluster_count() {
                 let mut next: Vec<usize> = v
                     .nearest_clusters(q, clusters.len() + 2 * nprobe)?
@@ -186,10 +256,7 @@ pub(crate) async fn execute_knn(
                 let slots = add_clusters(&mut b, v, next.into_iter());
                 let f = b.run(cache).await?;
                 for (c, slot) in slots {
-                    clusters.insert(
-                        c,
-                        decode_cluster(f[slot].clone(), dimension).map_err(ReadError::from)?,
-                    );
+                    clusters.insert(c, decode_probed(v, f[slot].clone())?);
                 }
                 continue;
             }
@@ -206,11 +273,61 @@ pub(crate) async fn execute_knn(
                 }
                 continue;
             }
-            out.push(results);
+            lists.push(kept);
             break;
         }
     }
+
+    // Step 4: the pages of `vectors.bin` the shortlisted codes need, for every query at once.
+    let mut b4 = Batch::default();
+    let mut pages: HashMap<(usize, usize), usize> = HashMap::new();
+    for (r, _) in lists.iter().flatten() {
+        if let Source::Cluster(c, i) = r.source {
+            if let Probed::Coded(rows) = &clusters[&c] {
+                let page = rows.page_of(i);
+                pages
+                    .entry((c, page))
+                    .or_insert_with(|| b4.add(v.range(VECTORS_FILE, rows.page_range(page))));
+            }
+        }
+    }
+    let f4 = b4.run(cache).await?;
+    let mut out = Vec::with_capacity(lists.len());
+    for (q, list) in request.query_embeddings.iter().zip(lists) {
+        let qn = norm(q);
+        let mut exact = Vec::with_capacity(list.len());
+        for (mut r, mut rec) in list {
+            if let Source::Cluster(c, i) = r.source {
+                if let Probed::Coded(rows) = &clusters[&c] {
+                    let page = &f4[pages[&(c, rows.page_of(i))]];
+                    let bytes = rows.vector_in_page(page, i).map_err(ReadError::from)?;
+                    r.distance = distance.compute_le(q, qn, bytes);
+                    rec.embedding = f32s_from_le(bytes);
+                }
+            }
+            exact.push((r, rec));
+        }
+        exact.sort_by(|(a, _), (b, _)| order(a, b));
+        exact.truncate(request.n_results);
+        out.push(
+            exact
+                .into_iter()
+                .map(|(r, rec)| Scored {
+                    record: project(&rec, request.include),
+                    distance: r.distance,
+                })
+                .collect(),
+        );
+    }
     Ok(out)
+}
+
+/// Nearest first, ties in collection order.
+fn order(a: &Ranked, b: &Ranked) -> Ordering {
+    a.distance
+        .partial_cmp(&b.distance)
+        .unwrap_or(Ordering::Equal)
+        .then(a.position.cmp(&b.position))
 }
 
 fn check_dimension(expected: Option<usize>, request: &KnnRequest) -> SiltResult<()> {
@@ -258,7 +375,7 @@ fn choose(
     }
     let mut by_cluster: HashMap<usize, Vec<Loc>> = HashMap::new();
     for l in m.values() {
-        if let Some(c) = v.head.cluster_of(l.vector_offset) {
+        if let Some(c) = v.head.cluster_of(l.payload_offset) {
             by_cluster.entry(c).or_default().push(*l);
         }
     }
@@ -308,6 +425,7 @@ fn rank_tail(
             if matcher.matches(r) && r.embedding.len() == q.len() {
                 out.push(Ranked {
                     distance: distance.compute(q, qn, &r.embedding),
+                    bound: 0.0,
                     position: u64::from(o),
                     source: Source::Changed(o),
                 });
@@ -318,6 +436,7 @@ fn rank_tail(
         if matcher.matches(r) && r.embedding.len() == q.len() {
             out.push(Ranked {
                 distance: distance.compute(q, qn, &r.embedding),
+                bound: 0.0,
                 position: base_count + j as u64,
                 source: Source::Appended(j),
             });
@@ -333,12 +452,6 @@ fn finish(
     request: &KnnRequest,
     mut resolve: impl FnMut(&Ranked) -> Result<Option<Record>, ReadError>,
 ) -> Result<Vec<Scored>, ReadError> {
-    let order = |a: &Ranked, b: &Ranked| {
-        a.distance
-            .partial_cmp(&b.distance)
-            .unwrap_or(Ordering::Equal)
-            .then(a.position.cmp(&b.position))
-    };
     let mut out = Vec::with_capacity(request.n_results);
     // Only the best few are put in order: a window twice the answer, doubled each time
     // verification rejects enough of it. Sorting every candidate cost more than scoring them.

@@ -17,6 +17,7 @@ mod full_text;
 mod get;
 mod knn;
 mod opened;
+mod shortlist;
 mod sparse;
 mod text;
 
@@ -92,7 +93,7 @@ impl Batch {
     }
 }
 
-/// A record to be read from `clusters.bin`: its vector (if wanted) and payload.
+/// A record to be read: its vector (if wanted) and payload.
 pub(crate) struct RecordSlots {
     vector: Option<usize>,
     payload: usize,
@@ -108,7 +109,7 @@ pub(crate) fn add_record(
     RecordSlots {
         vector: with_vector.then(|| {
             batch.add(v.range(
-                CLUSTERS_FILE,
+                v.head.manifest.vectors_file(),
                 loc.vector_offset..loc.vector_offset + dim_bytes,
             ))
         }),

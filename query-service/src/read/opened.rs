@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use object_store::path::Path;
 use silt_common::distance::Distance;
 use silt_index::format::{bundle_head, is_bundle_key, version_dir_of, Head, HEAD_FILE};
+use silt_index::quantize::Rotation;
 use tokio::sync::OnceCell;
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
 
@@ -22,6 +23,8 @@ pub struct OpenedVersion {
     pub dir: Path,
     pub head: Head,
     centroids: Option<Index>,
+    /// The rotation of the version's code blocks, when its clusters hold codes.
+    pub rotation: Option<Rotation>,
     /// Opened on the first query that needs full text.
     pub(crate) text: OnceCell<Option<Arc<TextIndex>>>,
     bytes: usize,
@@ -54,11 +57,17 @@ impl OpenedVersion {
             index.change_expansion_search(CENTROID_EXPANSION);
             Some(index)
         };
-        let bytes = head.size_hint() * 2;
+        let rotation = head
+            .manifest
+            .index
+            .quantization
+            .map(|q| q.rotation(head.dimension()));
+        let bytes = head.size_hint() * 2 + rotation.as_ref().map_or(0, |r| r.padded() * 12);
         Ok(OpenedVersion {
             dir,
             head,
             centroids,
+            rotation,
             text: OnceCell::new(),
             bytes,
         })

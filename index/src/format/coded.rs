@@ -1,0 +1,246 @@
+//! Cluster block v2, for versions whose manifest names a quantization: the block a query probes
+//! holds quantized codes instead of f32 vectors, and the f32 vectors move to `vectors.bin`,
+//! read only to re-rank the few candidates the codes cannot settle and to return embeddings.
+//!
+//! In `clusters.bin`, little-endian:
+//! `count u32 | vectors_at u64 | ordinals u32×n | payload ends u32×n | code len u32 |
+//!  code block (quantize::CodeBlock) | payloads`.
+//! In `vectors.bin`, from `vectors_at`: the cluster's f32 vectors in the block's row order.
+//! They are read in pages of `RERANK_PAGE_ROWS` rows, so a re-rank's reads have stable keys
+//! in the range cache whatever the query, and a warm collection serves them from memory.
+
+use std::ops::Range;
+
+use bytes::Bytes;
+
+use super::clusters::{decode_payload, encode_payload, Payload};
+use super::Loc;
+use crate::quantize::{CodeBlock, EncodeError, Metric, Rotation};
+use silt_common::codec::{DecodeError, Reader};
+use silt_common::distance::Distance;
+use silt_common::record::Record;
+
+/// Rows per page of `vectors.bin` read by a re-rank (96 KiB at 384 dimensions).
+pub const RERANK_PAGE_ROWS: usize = 64;
+
+/// How a version's vectors are quantized, recorded in its manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Quantization {
+    /// Bits per dimension of the codes.
+    pub bits: u8,
+    /// Seed of the rotation every code block and query of the version is rotated by.
+    pub seed: u64,
+}
+
+impl Quantization {
+    pub fn rotation(&self, dimension: usize) -> Rotation {
+        Rotation::new(self.seed, dimension)
+    }
+}
+
+pub fn metric_of(distance: Distance) -> Metric {
+    match distance {
+        Distance::L2 => Metric::L2,
+        Distance::Ip => Metric::Ip,
+        Distance::Cosine => Metric::Cosine,
+    }
+}
+
+/// Appends one cluster's block to `clusters` and its vectors to `vectors`; returns each
+/// record's location (payload in `clusters`, vector in `vectors`).
+pub fn encode_coded_cluster(
+    members: &[(u32, &Record)],
+    rotation: &Rotation,
+    metric: Metric,
+    bits: u8,
+    clusters: &mut Vec<u8>,
+    vectors: &mut Vec<u8>,
+) -> Result<Vec<Loc>, EncodeError> {
+    let n = members.len();
+    let refs: Vec<&[f32]> = members
+        .iter()
+        .map(|(_, r)| r.embedding.as_slice())
+        .collect();
+    let code = CodeBlock::encode(&refs, metric, bits, rotation)?.to_bytes();
+    let payloads: Vec<Vec<u8>> = members.iter().map(|(_, r)| encode_payload(r)).collect();
+    let vectors_at = vectors.len() as u64;
+    let row_bytes = rotation.dimension() * 4;
+
+    clusters.extend_from_slice(&(n as u32).to_le_bytes());
+    clusters.extend_from_slice(&vectors_at.to_le_bytes());
+    for (ordinal, _) in members {
+        clusters.extend_from_slice(&ordinal.to_le_bytes());
+    }
+    let mut end = 0u32;
+    for p in &payloads {
+        end += p.len() as u32;
+        clusters.extend_from_slice(&end.to_le_bytes());
+    }
+    clusters.extend_from_slice(&(code.len() as u32).to_le_bytes());
+    clusters.extend_from_slice(&code);
+    let mut locs = Vec::with_capacity(n);
+    for (i, p) in payloads.iter().enumerate() {
+        locs.push(Loc {
+            ordinal: members[i].0,
+            vector_offset: vectors_at + (i * row_bytes) as u64,
+            payload_offset: clusters.len() as u64,
+            payload_len: p.len() as u32,
+        });
+        clusters.extend_from_slice(p);
+    }
+    for (_, r) in members {
+        for x in &r.embedding {
+            vectors.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    Ok(locs)
+}
+
+/// A decoded v2 cluster block: codes ready to score, payloads decoded on demand.
+#[derive(Debug, Clone)]
+pub struct CodedRows {
+    pub ordinals: Vec<u32>,
+    pub codes: CodeBlock,
+    vectors_at: u64,
+    row_bytes: u64,
+    payload_ends: Vec<u32>,
+    payloads: Bytes,
+}
+
+impl CodedRows {
+    pub fn len(&self) -> usize {
+        self.ordinals.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ordinals.is_empty()
+    }
+
+    pub fn payload(&self, i: usize) -> Result<Payload, DecodeError> {
+        let start = if i == 0 { 0 } else { self.payload_ends[i - 1] } as usize;
+        let end = self.payload_ends[i] as usize;
+        let bytes = self.payloads.get(start..end).ok_or(DecodeError::Invalid(
+            "payload outside its cluster block".into(),
+        ))?;
+        decode_payload(bytes)
+    }
+
+    /// Byte range of row `i`'s vector in `vectors.bin`.
+    pub fn vector_range(&self, i: usize) -> Range<u64> {
+        let at = self.vectors_at + i as u64 * self.row_bytes;
+        at..at + self.row_bytes
+    }
+
+    /// The page of `vectors.bin` holding row `i`'s vector.
+    pub fn page_of(&self, i: usize) -> usize {
+        i / RERANK_PAGE_ROWS
+    }
+
+    /// Byte range of page `page` in `vectors.bin`.
+    pub fn page_range(&self, page: usize) -> Range<u64> {
+        let first = page * RERANK_PAGE_ROWS;
+        let last = ((page + 1) * RERANK_PAGE_ROWS).min(self.len());
+        self.vectors_at + first as u64 * self.row_bytes
+            ..self.vectors_at + last as u64 * self.row_bytes
+    }
+
+    /// Row `i`'s vector (little-endian f32) inside its page's bytes.
+    pub fn vector_in_page<'a>(&self, page: &'a [u8], i: usize) -> Result<&'a [u8], DecodeError> {
+        let at = (i % RERANK_PAGE_ROWS) * self.row_bytes as usize;
+        page.get(at..at + self.row_bytes as usize)
+            .ok_or(DecodeError::Invalid("vector outside its page".into()))
+    }
+}
+
+pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows, DecodeError> {
+    let mut r = Reader::new(&block);
+    let n = r.u32()? as usize;
+    let vectors_at = r.u64()?;
+    let ordinals = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+    let payload_ends = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+    let code_len = r.u32()? as usize;
+    let codes = CodeBlock::read(r.take(code_len)?)
+        .map_err(|e| DecodeError::Invalid(format!("code block: {e}")))?;
+    if codes.len() != n || codes.dimension() != dimension {
+        return Err(DecodeError::Invalid(
+            "code block disagrees with its cluster".into(),
+        ));
+    }
+    let payloads = block.slice(r.position()..);
+    if payload_ends
+        .last()
+        .is_some_and(|&e| e as usize > payloads.len())
+    {
+        return Err(DecodeError::Invalid(
+            "cluster block payloads truncated".into(),
+        ));
+    }
+    Ok(CodedRows {
+        ordinals,
+        codes,
+        vectors_at,
+        row_bytes: (dimension * 4) as u64,
+        payload_ends,
+        payloads,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use silt_common::record::Metadata;
+
+    fn record(i: usize, d: usize) -> Record {
+        Record {
+            id: format!("id{i}"),
+            embedding: (0..d)
+                .map(|j| ((i * 31 + j * 7) % 17) as f32 - 8.0)
+                .collect(),
+            document: (i % 2 == 0).then(|| format!("doc {i}")),
+            metadata: Metadata::new(),
+            uri: None,
+        }
+    }
+
+    #[test]
+    fn blocks_round_trip_and_locations_point_at_vectors_and_payloads() {
+        let d = 100;
+        let rotation = Rotation::new(9, d);
+        let records: Vec<Record> = (0..150).map(|i| record(i, d)).collect();
+        let members: Vec<(u32, &Record)> = records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i as u32 * 2, r))
+            .collect();
+        let (mut clusters, mut vectors) = (vec![0xAA; 3], vec![0xBB; 8]);
+        let locs = encode_coded_cluster(
+            &members,
+            &rotation,
+            Metric::L2,
+            4,
+            &mut clusters,
+            &mut vectors,
+        )
+        .unwrap();
+        let rows = decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..]), d).unwrap();
+        assert_eq!(rows.len(), 150);
+        assert_eq!(rows.codes.len(), 150);
+        for (i, loc) in locs.iter().enumerate() {
+            assert_eq!(rows.ordinals[i], loc.ordinal);
+            let at = loc.payload_offset as usize;
+            let p = decode_payload(&clusters[at..at + loc.payload_len as usize]).unwrap();
+            assert_eq!(p, rows.payload(i).unwrap());
+            assert_eq!(p.id, records[i].id);
+            let page = rows.page_range(rows.page_of(i));
+            let page = &vectors[page.start as usize..page.end as usize];
+            let v = rows.vector_in_page(page, i).unwrap();
+            let at = loc.vector_offset as usize;
+            assert_eq!(v, &vectors[at..at + d * 4]);
+            assert_eq!(silt_common::codec::f32s_from_le(v), records[i].embedding);
+        }
+        // The last page is short: it ends at the cluster's last row.
+        assert_eq!(rows.page_range(2), 8 + 128 * 400..8 + 150 * 400);
+        assert!(decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..200]), d).is_err());
+        assert!(decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..]), d + 1).is_err());
+    }
+}
