@@ -196,7 +196,7 @@ mod tests {
             embedding: (0..d)
                 .map(|j| ((i * 31 + j * 7) % 17) as f32 - 8.0)
                 .collect(),
-            document: (i % 2 == 0).then(|| format!("doc {i}")),
+            document: i.is_multiple_of(2).then(|| format!("doc {i}")),
             metadata: Metadata::new(),
             uri: None,
         }
