@@ -75,8 +75,7 @@ pub(crate) fn shortlist<R: Interval + Copy, T, E>(
             candidates[start..].select_nth_unstable_by(end - start - 1, order);
         }
         candidates[start..end].sort_by(order);
-        for at in start..end {
-            let c = candidates[at];
+        for &c in &candidates[start..end] {
             if uppers.len() == k && uppers.peek().is_some_and(|u| c.lower() > u.0) {
                 done = true;
                 break;
