@@ -62,3 +62,55 @@ fn l2_four_bits() {
 fn cosine_one_bit() {
     check("code_block_v1_cosine_b1.bin", Metric::Cosine, 1);
 }
+
+/// The cluster block of format-4 versions (codes, payloads) and its rows in `vectors.bin`.
+#[test]
+fn coded_cluster_block_v2() {
+    use silt_common::record::{Metadata, Record};
+    use silt_index::format::{decode_coded_cluster, encode_coded_cluster};
+
+    let (rotation, vectors) = input();
+    let records: Vec<Record> = vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            id: format!("r{i}"),
+            embedding: v.clone(),
+            document: (i != 2).then(|| format!("document {i}")),
+            metadata: Metadata::new(),
+            uri: None,
+        })
+        .collect();
+    let members: Vec<(u32, &Record)> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (10 + i as u32, r))
+        .collect();
+    let (mut clusters, mut vectors_bin) = (Vec::new(), Vec::new());
+    let locs = encode_coded_cluster(
+        &members,
+        &rotation,
+        Metric::L2,
+        4,
+        &mut clusters,
+        &mut vectors_bin,
+    )
+    .unwrap();
+    let mut bytes = clusters.clone();
+    bytes.extend_from_slice(&vectors_bin);
+    let path = golden_path("cluster_block_v2_l2_b4.bin");
+    if std::env::var_os("SILT_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &bytes).unwrap();
+    }
+    let golden = std::fs::read(&path).unwrap();
+    assert_eq!(
+        bytes, golden,
+        "cluster block v2 changed: that is a new manifest format"
+    );
+    let rows = decode_coded_cluster(bytes::Bytes::from(clusters), 10).unwrap();
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(rows.ordinals[i], 10 + i as u32);
+        assert_eq!(rows.payload(i).unwrap().id, r.id);
+        assert_eq!(locs[i].vector_offset, rows.vector_range(i).start);
+    }
+}
