@@ -177,6 +177,10 @@ async fn cold_queries_take_at_most_three_round_trips_and_warm_ones_none() {
         .await
         .unwrap();
     assert!(head.clusters.len() > 1, "the version is clustered");
+    assert!(
+        head.manifest.index.quantization.is_some(),
+        "its clusters hold codes: knn re-ranks from vectors.bin in its third round trip"
+    );
     let total: u64 = head.manifest.files.iter().map(|f| f.size).sum();
     let cases: Vec<(&str, Filters)> = vec![
         ("unfiltered", Filters::default()),

@@ -6,8 +6,9 @@
 //! `count u32 | vectors_at u64 | ordinals u32×n | payload ends u32×n | code len u32 |
 //!  code block (quantize::CodeBlock) | payloads`.
 //! In `vectors.bin`, from `vectors_at`: the cluster's f32 vectors in the block's row order.
-//! They are read in pages of `RERANK_PAGE_ROWS` rows, so a re-rank's reads have stable keys
-//! in the range cache whatever the query, and a warm collection serves them from memory.
+//! They are read in pages of about `RERANK_PAGE_BYTES`, so a re-rank's reads have stable keys
+//! in the range cache whatever the query, and a warm collection serves them from memory. The
+//! page size is the reader's choice, not part of the format.
 
 use std::ops::Range;
 
@@ -20,8 +21,9 @@ use silt_common::codec::{DecodeError, Reader};
 use silt_common::distance::Distance;
 use silt_common::record::Record;
 
-/// Rows per page of `vectors.bin` read by a re-rank (96 KiB at 384 dimensions).
-pub const RERANK_PAGE_ROWS: usize = 64;
+/// Bytes per page of `vectors.bin` read by a re-rank (whole rows, at least one): small, since
+/// a cold query's candidates are scattered (8 rows at 384 dimensions, 32 at 128).
+pub const RERANK_PAGE_BYTES: usize = 12 << 10;
 
 /// How a version's vectors are quantized, recorded in its manifest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -103,6 +105,7 @@ pub struct CodedRows {
     pub codes: CodeBlock,
     vectors_at: u64,
     row_bytes: u64,
+    page_rows: usize,
     payload_ends: Vec<u32>,
     payloads: Bytes,
 }
@@ -133,20 +136,20 @@ impl CodedRows {
 
     /// The page of `vectors.bin` holding row `i`'s vector.
     pub fn page_of(&self, i: usize) -> usize {
-        i / RERANK_PAGE_ROWS
+        i / self.page_rows
     }
 
     /// Byte range of page `page` in `vectors.bin`.
     pub fn page_range(&self, page: usize) -> Range<u64> {
-        let first = page * RERANK_PAGE_ROWS;
-        let last = ((page + 1) * RERANK_PAGE_ROWS).min(self.len());
+        let first = page * self.page_rows;
+        let last = ((page + 1) * self.page_rows).min(self.len());
         self.vectors_at + first as u64 * self.row_bytes
             ..self.vectors_at + last as u64 * self.row_bytes
     }
 
     /// Row `i`'s vector (little-endian f32) inside its page's bytes.
     pub fn vector_in_page<'a>(&self, page: &'a [u8], i: usize) -> Result<&'a [u8], DecodeError> {
-        let at = (i % RERANK_PAGE_ROWS) * self.row_bytes as usize;
+        let at = (i % self.page_rows) * self.row_bytes as usize;
         page.get(at..at + self.row_bytes as usize)
             .ok_or(DecodeError::Invalid("vector outside its page".into()))
     }
@@ -180,6 +183,7 @@ pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows,
         codes,
         vectors_at,
         row_bytes: (dimension * 4) as u64,
+        page_rows: (RERANK_PAGE_BYTES / (dimension * 4).max(1)).max(1),
         payload_ends,
         payloads,
     })
@@ -238,8 +242,9 @@ mod tests {
             assert_eq!(v, &vectors[at..at + d * 4]);
             assert_eq!(silt_common::codec::f32s_from_le(v), records[i].embedding);
         }
-        // The last page is short: it ends at the cluster's last row.
-        assert_eq!(rows.page_range(2), 8 + 128 * 400..8 + 150 * 400);
+        // 30 rows of 400 bytes a page; the last page is short: it ends at the last row.
+        assert_eq!(rows.page_of(149), 4);
+        assert_eq!(rows.page_range(4), 8 + 120 * 400..8 + 150 * 400);
         assert!(decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..200]), d).is_err());
         assert!(decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..]), d + 1).is_err());
     }

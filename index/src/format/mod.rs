@@ -42,7 +42,7 @@ pub use clusters::{
 };
 pub use coded::{
     decode_coded_cluster, encode_coded_cluster, metric_of, CodedRows, Quantization,
-    RERANK_PAGE_ROWS,
+    RERANK_PAGE_BYTES,
 };
 pub use head::{ClusterRef, Head, MetaKeyIndex, TextFile};
 pub use read::{read_all_records, read_head, VersionContents, VersionReadError};
