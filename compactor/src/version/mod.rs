@@ -111,13 +111,14 @@ pub fn build_version(input: BuildInput<'_>) -> Result<(BuiltVersion, Clustering)
 }
 
 /// Clusters probed by default: a fifth of them, but no more than 3·√clusters and no fewer
-/// than 20. Measured (docs/benchmarks.md): wordnet-20k, 39 clusters: 9 probed gave recall@10
-/// 0.90, 14 gave 0.95, 20 gave 0.98; synthetic 100k × 128, 194 clusters: 20 gave 0.94, 40 gave
-/// 0.98; synthetic 1M × 128, 3,050 clusters: 150 gave 0.999 and 610 gave 1.000 at 3× the bytes.
+/// than 26. Measured on quantized versions (docs/benchmarks.md): wordnet-20k, 41 clusters:
+/// 20 probed gave recall@10 0.976, 26 gave 0.993, 32 gave 0.998; synthetic 100k × 384, 321
+/// clusters: 20 gave 0.983, 32 gave 0.997, 53 gave 1.000. Earlier, on f32 versions: synthetic
+/// 1M × 128, 3,050 clusters: 150 gave 0.999 and 610 gave 1.000 at 3× the bytes.
 pub fn default_nprobe(clusters: usize) -> usize {
     let by_share = clusters / 5;
     let by_sqrt = (3.0 * (clusters as f64).sqrt()) as usize;
-    by_share.min(by_sqrt).max(20).min(clusters.max(1))
+    by_share.min(by_sqrt).max(26).min(clusters.max(1))
 }
 
 type Clustered = (Option<Centroids>, Vec<u32>, u64, f32, Clustering);
