@@ -161,6 +161,25 @@ fn blocks_of<'h>(head: &'h Head, l: &Lookup<'_>) -> impl Iterator<Item = BlockId
         })
 }
 
+/// At most how many index entries a narrowing filter can match, from the head's block counts
+/// alone (before any block is read): whole blocks are counted, so it errs high by a block or
+/// two a lookup. `None` when the filter does not narrow.
+pub fn estimated_matches(head: &Head, w: &Where) -> Option<u64> {
+    match w {
+        Where::And(cs) => cs.iter().filter_map(|c| estimated_matches(head, c)).min(),
+        Where::Or(cs) if !cs.is_empty() => cs.iter().map(|c| estimated_matches(head, c)).sum(),
+        Where::Or(_) => None,
+        leaf if is_selective(leaf) => Some(
+            leaf_lookups(leaf)
+                .iter()
+                .flat_map(|l| blocks_of(head, l))
+                .map(|(i, j)| u64::from(head.meta[i].blocks[j].count))
+                .sum(),
+        ),
+        _ => None,
+    }
+}
+
 /// The index blocks a filter needs.
 pub fn blocks_needed(head: &Head, w: &Where, out: &mut BTreeSet<BlockId>) {
     match w {

@@ -8,7 +8,9 @@
 //!
 //! A version whose clusters hold quantized codes is scored by estimate first; the candidates
 //! whose bound can still reach the top k (shortlist.rs) are re-ranked exactly from pages of
-//! `vectors.bin`, all queries' pages in one more round trip.
+//! `vectors.bin`, all queries' pages in one more round trip. On such a version, a `where` that
+//! the head's block counts say matches more than 1 in `SPARSE_SHARE` records is scored like a
+//! probe instead (1.5× the clusters, only its candidates admitted).
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -26,8 +28,8 @@ use silt_index::quantize::{estimate, Query};
 
 use super::shortlist::{shortlist, Interval};
 use super::{
-    add_record, filter_candidates, lookup_ids, selective, tail_ids, take_record, text_candidates,
-    Batch, Candidates, Lookups, OpenedVersion, ReadError, TailBase, TailView,
+    add_record, estimated_matches, filter_candidates, lookup_ids, selective, tail_ids, take_record,
+    text_candidates, Batch, Candidates, Lookups, OpenedVersion, ReadError, TailBase, TailView,
 };
 use crate::execute::{project, Matcher};
 use crate::range_cache::RangeCache;
@@ -120,6 +122,17 @@ pub(crate) async fn execute_knn(
     let nprobe = nprobe
         .unwrap_or(v.head.manifest.index.nprobe as usize)
         .max(1);
+    // A `where` too dense to rank its candidates one by one is scored through the codes of the
+    // nearest clusters instead, admitting only its candidates: far fewer requests and bytes
+    // than each candidate's vector, and still head, blocks, re-rank pages.
+    let mut dense = narrowed
+        && v.rotation.is_some()
+        && request.filters.ids.is_none()
+        && matches!(text, Candidates::All)
+        && request.filters.r#where.as_ref().is_some_and(|w| {
+            estimated_matches(&v.head, w)
+                .is_some_and(|n| n * u64::from(SPARSE_SHARE) > v.head.record_count())
+        });
 
     // Step 2: index blocks, and the nearest clusters when the filter cannot narrow.
     let tids = tail_ids(tail);
@@ -128,10 +141,13 @@ pub(crate) async fn execute_knn(
     let lookups = Lookups::plan(&mut b2, v, &lookup_ids, &request.filters);
     let mut clusters: HashMap<usize, Probed> = HashMap::new();
     let mut probe = Vec::new();
-    if !narrowed {
+    if !narrowed || dense {
+        // Half again the clusters for a filter: its nearest matches are on average farther
+        // than the nearest records.
+        let count = if dense { nprobe + nprobe / 2 } else { nprobe };
         let mut wanted = BTreeSet::new();
         for q in &request.query_embeddings {
-            wanted.extend(v.nearest_clusters(q, nprobe)?);
+            wanted.extend(v.nearest_clusters(q, count)?);
         }
         probe = add_clusters(&mut b2, v, wanted.into_iter());
     }
@@ -142,13 +158,22 @@ pub(crate) async fn execute_knn(
     let id_locs = lookups.id_locations(&f2, &lookup_ids)?;
     let meta = lookups.meta_blocks(&f2)?;
     let candidates = filter_candidates(v, &request.filters, &meta, &id_locs, text);
+    if let (Candidates::Only(m), true) = (&candidates, dense) {
+        // The estimate is an upper bound: an `$and` of dense leaves may still match few
+        // records, which are ranked one by one after all (the clusters read are dropped).
+        if m.len() as u64 * u64::from(SPARSE_SHARE) <= base_count {
+            dense = false;
+            clusters.clear();
+        }
+    }
+    let probing = !narrowed || dense;
 
     // Step 3: the base records the tail touched, and the chosen candidates.
     let mut b3 = Batch::default();
     let tail_base = TailBase::plan(&mut b3, v, &tids, &id_locs);
     let mut chosen: Vec<Loc> = Vec::new();
     let mut remaining: Vec<Loc> = Vec::new();
-    if let Candidates::Only(m) = &candidates {
+    if let (Candidates::Only(m), false) = (&candidates, dense) {
         (chosen, remaining) = choose(v, m, request, nprobe)?;
     }
     let chosen_slots: Vec<_> = chosen
@@ -239,7 +264,7 @@ pub(crate) async fn execute_knn(
             // Verification can reject candidates: widen the search while results are short
             // and something is left to read (one more round trip each time).
             let short = kept.len() < request.n_results;
-            if short && !narrowed && clusters.len() < v.cluster_count() {
+            if short && probing && clusters.len() < v.cluster_count() {
                 let mut next: Vec<usize> = v
                     .nearest_clusters(q, clusters.len() + 2 * nprobe)?
                     .into_iter()

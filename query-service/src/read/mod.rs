@@ -43,7 +43,7 @@ pub(crate) use sparse::{execute_sparse_knn, SparseQuery};
 
 use crate::range_cache::{CacheError, RangeCache, RangeRequest};
 use crate::request::Filters;
-use candidates::{blocks_needed, evaluate, is_selective, BlockId};
+use candidates::{blocks_needed, estimated_matches, evaluate, is_selective, BlockId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
