@@ -17,7 +17,7 @@ use silt_common::record::Record;
 use silt_index::format::{IndexParams, Quantization, VersionContents};
 
 use crate::CompactError;
-use clustering::{assign_all, split_oversized, spread, train, Centroids};
+use clustering::{assign_all, cap_cluster_sizes, spread, train, Centroids};
 use write::{write_version, VersionSpec};
 
 /// Clustered versions store 4-bit codes in their cluster blocks (docs/decisions/
@@ -68,7 +68,7 @@ pub fn build_version(input: BuildInput<'_>) -> Result<(BuiltVersion, Clustering)
             None => {
                 let c = train(&vectors, dimension, k, input.distance)?;
                 let mut a = assign_all(&c, &vectors)?;
-                let c = split_oversized(c, &mut a, &vectors, input.distance)?;
+                let c = cap_cluster_sizes(c, &mut a, &vectors, input.distance)?;
                 let s = spread(&c, &vectors, &a, input.distance);
                 (Some(c), a, n as u64, s, Clustering::Trained)
             }
