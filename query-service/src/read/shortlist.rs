@@ -50,7 +50,7 @@ impl Ord for Upper {
 /// The verified candidates that may be among the `k` nearest, each with what `verify` gave.
 /// Fewer than `k` means the candidates ran out (a filter rejected too many of them).
 pub(crate) fn shortlist<R: Interval + Copy, T, E>(
-    mut candidates: Vec<R>,
+    candidates: Vec<R>,
     k: usize,
     mut verify: impl FnMut(&R) -> Result<Option<T>, E>,
 ) -> Result<Vec<(R, T)>, E> {
@@ -58,10 +58,20 @@ pub(crate) fn shortlist<R: Interval + Copy, T, E>(
     if k == 0 {
         return Ok(kept);
     }
-    let order = |a: &R, b: &R| {
-        a.lower()
-            .total_cmp(&b.lower())
-            .then(a.position().cmp(&b.position()))
+    // Ordered as (lower bound, index) pairs: selecting over 8-byte keys with a plain float
+    // comparison is several times cheaper than over the candidates (a profile of 200k × 128
+    // queries had the selection at 13% of the server's CPU). Ties go by collection position.
+    let mut keys: Vec<(f32, u32)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.lower(), i as u32))
+        .collect();
+    let order = |a: &(f32, u32), b: &(f32, u32)| {
+        a.0.total_cmp(&b.0).then_with(|| {
+            candidates[a.1 as usize]
+                .position()
+                .cmp(&candidates[b.1 as usize].position())
+        })
     };
     // The k smallest upper bounds of verified candidates; the largest of them is the reach.
     let mut uppers: BinaryHeap<Upper> = BinaryHeap::with_capacity(k + 1);
@@ -69,17 +79,18 @@ pub(crate) fn shortlist<R: Interval + Copy, T, E>(
     // the walk goes on (sorting every candidate would cost more than scoring them).
     let (mut start, mut window) = (0, (k * 4).max(32));
     let mut done = false;
-    while !done && start < candidates.len() {
-        let end = (start + window).min(candidates.len());
-        if end < candidates.len() {
-            candidates[start..].select_nth_unstable_by(end - start - 1, order);
+    while !done && start < keys.len() {
+        let end = (start + window).min(keys.len());
+        if end < keys.len() {
+            keys[start..].select_nth_unstable_by(end - start - 1, order);
         }
-        candidates[start..end].sort_by(order);
-        for &c in &candidates[start..end] {
-            if uppers.len() == k && uppers.peek().is_some_and(|u| c.lower() > u.0) {
+        keys[start..end].sort_by(order);
+        for &(lower, i) in &keys[start..end] {
+            if uppers.len() == k && uppers.peek().is_some_and(|u| lower > u.0) {
                 done = true;
                 break;
             }
+            let c = candidates[i as usize];
             if let Some(t) = verify(&c)? {
                 uppers.push(Upper(c.upper()));
                 if uppers.len() > k {
