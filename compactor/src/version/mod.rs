@@ -15,6 +15,7 @@ pub use write::BuiltVersion;
 use silt_common::distance::Distance;
 use silt_common::record::Record;
 use silt_index::format::{IndexParams, Quantization, VersionContents};
+use silt_index::quantize::MAX_DIMENSION;
 
 use crate::CompactError;
 use clustering::{assign_all, cap_cluster_sizes, spread, train, Centroids};
@@ -86,7 +87,9 @@ pub fn build_version(input: BuildInput<'_>) -> Result<(BuiltVersion, Clustering)
         trained_on,
         trained_spread,
         spread: current_spread,
-        quantization: (clusters > 1).then_some(Quantization {
+        // Beyond the codes' largest dimension (a deployment may lift the gateway's limit),
+        // blocks stay f32 rather than failing every compaction of the collection.
+        quantization: (clusters > 1 && dimension <= MAX_DIMENSION).then_some(Quantization {
             bits: QUANTIZATION_BITS,
             seed: ROTATION_SEED,
         }),
