@@ -54,6 +54,47 @@ pub fn decode_payload(b: &[u8]) -> Result<Payload, DecodeError> {
     })
 }
 
+/// Writes the payload ends (each payload's end offset in the payload section) of a block.
+pub(crate) fn write_payload_ends(payloads: &[Vec<u8>], out: &mut Vec<u8>) {
+    let mut end = 0u32;
+    for p in payloads {
+        end += p.len() as u32;
+        out.extend_from_slice(&end.to_le_bytes());
+    }
+}
+
+/// A cluster block's payload section, in every block format: decoded one record at a time.
+#[derive(Debug, Clone)]
+pub(crate) struct Payloads {
+    ends: Vec<u32>,
+    bytes: Bytes,
+}
+
+impl Payloads {
+    pub(crate) fn new(ends: Vec<u32>, bytes: Bytes) -> Result<Self, DecodeError> {
+        if ends.last().is_some_and(|&e| e as usize > bytes.len()) {
+            return Err(DecodeError::Invalid(
+                "cluster block payloads truncated".into(),
+            ));
+        }
+        Ok(Payloads { ends, bytes })
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Result<Payload, DecodeError> {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] } as usize;
+        let end = self.ends[i] as usize;
+        let bytes = self.bytes.get(start..end).ok_or(DecodeError::Invalid(
+            "payload outside its cluster block".into(),
+        ))?;
+        decode_payload(bytes)
+    }
+}
+
+/// Reads `n` little-endian u32s (ordinals, payload ends).
+pub(crate) fn read_u32s(r: &mut Reader<'_>, n: usize) -> Result<Vec<u32>, DecodeError> {
+    (0..n).map(|_| r.u32()).collect()
+}
+
 /// Appends one cluster's block to `out`; returns each record's location (absolute in `out`).
 pub fn encode_cluster(members: &[(u32, &Record)], dimension: usize, out: &mut Vec<u8>) -> Vec<Loc> {
     let start = out.len() as u64;
@@ -63,11 +104,7 @@ pub fn encode_cluster(members: &[(u32, &Record)], dimension: usize, out: &mut Ve
     for (ordinal, _) in members {
         out.extend_from_slice(&ordinal.to_le_bytes());
     }
-    let mut end = 0u32;
-    for p in &payloads {
-        end += p.len() as u32;
-        out.extend_from_slice(&end.to_le_bytes());
-    }
+    write_payload_ends(&payloads, out);
     let vectors_at = out.len() as u64;
     for (_, r) in members {
         for x in &r.embedding {
@@ -101,8 +138,7 @@ pub struct ClusterRows {
     /// The vectors as stored (little-endian f32): scanned in place, decoded only for results.
     vectors: Bytes,
     dimension: usize,
-    payload_ends: Vec<u32>,
-    payloads: Bytes,
+    payloads: Payloads,
 }
 
 impl ClusterRows {
@@ -130,39 +166,23 @@ impl ClusterRows {
     }
 
     pub fn payload(&self, i: usize) -> Result<Payload, DecodeError> {
-        let start = if i == 0 { 0 } else { self.payload_ends[i - 1] } as usize;
-        let end = self.payload_ends[i] as usize;
-        let bytes = self.payloads.get(start..end).ok_or(DecodeError::Invalid(
-            "payload outside its cluster block".into(),
-        ))?;
-        decode_payload(bytes)
+        self.payloads.get(i)
     }
 }
 
 pub fn decode_cluster(block: Bytes, dimension: usize) -> Result<ClusterRows, DecodeError> {
     let mut r = Reader::new(&block);
     let n = r.u32()? as usize;
-    let ordinals = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
-    let payload_ends = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+    let ordinals = read_u32s(&mut r, n)?;
+    let payload_ends = read_u32s(&mut r, n)?;
     let start = r.position();
     r.take(n * dimension * 4)?;
     let at = r.position();
-    let vectors = block.slice(start..at);
-    let payloads = block.slice(at..);
-    if payload_ends
-        .last()
-        .is_some_and(|&e| e as usize > payloads.len())
-    {
-        return Err(DecodeError::Invalid(
-            "cluster block payloads truncated".into(),
-        ));
-    }
     Ok(ClusterRows {
         ordinals,
-        vectors,
+        vectors: block.slice(start..at),
         dimension,
-        payload_ends,
-        payloads,
+        payloads: Payloads::new(payload_ends, block.slice(at..))?,
     })
 }
 

@@ -14,7 +14,7 @@ use std::ops::Range;
 
 use bytes::Bytes;
 
-use super::clusters::{decode_payload, encode_payload, Payload};
+use super::clusters::{encode_payload, read_u32s, write_payload_ends, Payload, Payloads};
 use super::Loc;
 use crate::quantize::{CodeBlock, EncodeError, Metric, Rotation};
 use silt_common::codec::{DecodeError, Reader};
@@ -73,11 +73,7 @@ pub fn encode_coded_cluster(
     for (ordinal, _) in members {
         clusters.extend_from_slice(&ordinal.to_le_bytes());
     }
-    let mut end = 0u32;
-    for p in &payloads {
-        end += p.len() as u32;
-        clusters.extend_from_slice(&end.to_le_bytes());
-    }
+    write_payload_ends(&payloads, clusters);
     clusters.extend_from_slice(&(code.len() as u32).to_le_bytes());
     clusters.extend_from_slice(&code);
     let mut locs = Vec::with_capacity(n);
@@ -106,8 +102,7 @@ pub struct CodedRows {
     vectors_at: u64,
     row_bytes: u64,
     page_rows: usize,
-    payload_ends: Vec<u32>,
-    payloads: Bytes,
+    payloads: Payloads,
 }
 
 impl CodedRows {
@@ -120,12 +115,7 @@ impl CodedRows {
     }
 
     pub fn payload(&self, i: usize) -> Result<Payload, DecodeError> {
-        let start = if i == 0 { 0 } else { self.payload_ends[i - 1] } as usize;
-        let end = self.payload_ends[i] as usize;
-        let bytes = self.payloads.get(start..end).ok_or(DecodeError::Invalid(
-            "payload outside its cluster block".into(),
-        ))?;
-        decode_payload(bytes)
+        self.payloads.get(i)
     }
 
     /// Byte range of row `i`'s vector in `vectors.bin`.
@@ -159,8 +149,8 @@ pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows,
     let mut r = Reader::new(&block);
     let n = r.u32()? as usize;
     let vectors_at = r.u64()?;
-    let ordinals = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
-    let payload_ends = (0..n).map(|_| r.u32()).collect::<Result<Vec<_>, _>>()?;
+    let ordinals = read_u32s(&mut r, n)?;
+    let payload_ends = read_u32s(&mut r, n)?;
     let code_len = r.u32()? as usize;
     let codes = CodeBlock::read(r.take(code_len)?)
         .map_err(|e| DecodeError::Invalid(format!("code block: {e}")))?;
@@ -169,22 +159,13 @@ pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows,
             "code block disagrees with its cluster".into(),
         ));
     }
-    let payloads = block.slice(r.position()..);
-    if payload_ends
-        .last()
-        .is_some_and(|&e| e as usize > payloads.len())
-    {
-        return Err(DecodeError::Invalid(
-            "cluster block payloads truncated".into(),
-        ));
-    }
+    let payloads = Payloads::new(payload_ends, block.slice(r.position()..))?;
     Ok(CodedRows {
         ordinals,
         codes,
         vectors_at,
         row_bytes: (dimension * 4) as u64,
         page_rows: (RERANK_PAGE_BYTES / (dimension * 4).max(1)).max(1),
-        payload_ends,
         payloads,
     })
 }
@@ -232,7 +213,8 @@ mod tests {
         for (i, loc) in locs.iter().enumerate() {
             assert_eq!(rows.ordinals[i], loc.ordinal);
             let at = loc.payload_offset as usize;
-            let p = decode_payload(&clusters[at..at + loc.payload_len as usize]).unwrap();
+            let p = crate::format::decode_payload(&clusters[at..at + loc.payload_len as usize])
+                .unwrap();
             assert_eq!(p, rows.payload(i).unwrap());
             assert_eq!(p.id, records[i].id);
             let page = rows.page_range(rows.page_of(i));

@@ -65,6 +65,18 @@ struct Ranked {
     source: Source,
 }
 
+impl Ranked {
+    /// Row `i` of probed cluster `c`.
+    fn row(ordinal: u32, distance: f32, bound: f32, c: usize, i: usize) -> Self {
+        Ranked {
+            distance,
+            bound,
+            position: u64::from(ordinal),
+            source: Source::Cluster(c, i),
+        }
+    }
+}
+
 impl Interval for Ranked {
     fn distance(&self) -> f32 {
         self.distance
@@ -200,18 +212,17 @@ pub(crate) async fn execute_knn(
         loop {
             let mut ranked = rank_tail(&view, q, distance, &matcher, base_count);
             let qn = norm(q);
+            // A probed row counts when the filter's index admits it and the tail did not
+            // replace it.
+            let admitted =
+                |ordinal: u32| candidates.admits(ordinal) && !view.changed.contains_key(&ordinal);
             for (&c, probed) in &clusters {
                 match probed {
                     Probed::Exact(rows) => {
-                        for i in 0..rows.len() {
-                            let ordinal = rows.ordinals[i];
-                            if candidates.admits(ordinal) && !view.changed.contains_key(&ordinal) {
-                                ranked.push(Ranked {
-                                    distance: rows.distance(i, distance, q, qn),
-                                    bound: 0.0,
-                                    position: u64::from(ordinal),
-                                    source: Source::Cluster(c, i),
-                                });
+                        for (i, &ordinal) in rows.ordinals.iter().enumerate() {
+                            if admitted(ordinal) {
+                                let d = rows.distance(i, distance, q, qn);
+                                ranked.push(Ranked::row(ordinal, d, 0.0, c, i));
                             }
                         }
                     }
@@ -221,13 +232,8 @@ pub(crate) async fn execute_knn(
                             .map_err(|e| ReadError::Corrupt(format!("code block: {e}")))?;
                         for (i, e) in estimates.iter().enumerate() {
                             let ordinal = rows.ordinals[i];
-                            if candidates.admits(ordinal) && !view.changed.contains_key(&ordinal) {
-                                ranked.push(Ranked {
-                                    distance: e.distance,
-                                    bound: e.bound,
-                                    position: u64::from(ordinal),
-                                    source: Source::Cluster(c, i),
-                                });
+                            if admitted(ordinal) {
+                                ranked.push(Ranked::row(ordinal, e.distance, e.bound, c, i));
                             }
                         }
                     }
