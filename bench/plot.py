@@ -2,7 +2,8 @@
 """Plots of `silt bench compare` results: latency distributions and recall against latency.
 
 Usage: plot.py RESULT.json [RESULT.json ...] --out DIR
-Writes DIR/<dataset>-latency.png and DIR/<dataset>-recall.png for each result.
+Writes DIR/<dataset>-latency.png and DIR/<dataset>-recall.png for each result, and
+DIR/<dataset>-sweep.png (recall against latency over the search-effort sweep) when it has one.
 """
 import argparse
 import json
@@ -96,6 +97,36 @@ def recall_plot(r, path):
     plt.close(fig)
 
 
+def sweep_plot(r, path):
+    """Recall against sequential p50 over the `hnsw.ef_search` sweep, a line per server."""
+    if not any(t.get("sweep") for t in r["targets"]):
+        return False
+    fig, ax = plt.subplots(figsize=(7, 5))
+    for i, t in enumerate(r["targets"]):
+        points = t.get("sweep") or []
+        if not points:
+            continue
+        c = colour(t["name"], i)
+        xs = [p["latency"]["p50"] for p in points]
+        ys = [p["recall"] for p in points]
+        ax.plot(xs, ys, "o-", color=c, label=t["name"])
+        for p, x, y in zip(points, xs, ys):
+            ax.annotate(f"ef {p['ef_search']}", (x, y), textcoords="offset points", xytext=(4, -11),
+                        fontsize=7, color=c)
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel("sequential query latency p50, ms (log)")
+    ax.set_ylabel(f"recall@{r['k']}")
+    ax.set_title(f"{r['dataset']}: recall against latency, hnsw.ef_search sweep")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return True
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", nargs="+")
@@ -109,6 +140,8 @@ def main():
         latency_plot(r, base + "-latency.png")
         recall_plot(r, base + "-recall.png")
         print(f"wrote {base}-latency.png, {base}-recall.png")
+        if sweep_plot(r, base + "-sweep.png"):
+            print(f"wrote {base}-sweep.png")
 
 
 if __name__ == "__main__":

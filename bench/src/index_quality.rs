@@ -1,8 +1,9 @@
 //! `silt bench index`: builds a real index version from a dataset, in process, and measures it:
-//! compaction throughput (full build and a 1% incremental one), version size relative to the
-//! raw data, recall@k against exact ground truth (unfiltered, ~10% and ~1% filters), and what a
+//! compaction throughput (full build and a 1% incremental one, with the bytes each writes),
+//! version size relative to the raw data, recall@k against exact ground truth (unfiltered, ~10% and ~1% filters), and what a
 //! cold and a warm query cost in object-store round trips, GETs and bytes with an injected GET
-//! latency.
+//! latency. The versions live in a local-directory store in a temporary directory (not in
+//! memory), so a large set is measured as it would be stored.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -10,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use object_store::memory::InMemory;
+use object_store::local::LocalFileSystem;
 use object_store::ObjectStoreExt;
 use serde::Serialize;
 use silt_common::filter::Where;
 use silt_common::record::{Operation, OperationRecord};
-use silt_common::storage::{CountingStore, DynStore, FaultPlan, FaultyStore};
+use silt_common::storage::{CountingStore, DynStore, FaultPlan, FaultyStore, StoreStats};
 use silt_common::CollectionId;
 use silt_compactor::{Compactor, CompactorConfig, Outcome};
 use silt_index::format::Manifest;
@@ -72,9 +73,14 @@ pub struct IndexReport {
     pub incremental_records: usize,
     pub incremental_s: f64,
     pub incremental_vs_full: f64,
+    /// Bytes the compactor wrote for the full build and for the 1% increment.
+    pub full_build_written: u64,
+    pub incremental_written: u64,
     pub incremental_clustering: String,
     pub raw_bytes: u64,
     pub version_bytes: u64,
+    /// The version's files and their sizes: where the bytes go.
+    pub version_files: Vec<(String, u64)>,
     pub version_vs_raw: f64,
     pub recall: Vec<RecallLine>,
     pub get_latency_ms: u64,
@@ -88,6 +94,8 @@ type Case<'a> = (String, f64, Option<Where>, &'a Vec<Vec<usize>>);
 struct Stack {
     _dir: tempfile::TempDir,
     raw: DynStore,
+    /// What the compactor reads and writes.
+    compactor_io: Arc<StoreStats>,
     sysdb: SysDb,
     log: Arc<ObjectLog>,
     compactor: Compactor,
@@ -96,7 +104,9 @@ struct Stack {
 async fn stack() -> anyhow::Result<Stack> {
     let dir = tempfile::tempdir()?;
     let sysdb = SysDb::connect(&format!("sqlite://{}/catalog.db", dir.path().display())).await?;
-    let raw: DynStore = Arc::new(InMemory::new());
+    let objects = dir.path().join("objects");
+    std::fs::create_dir_all(&objects)?;
+    let raw: DynStore = Arc::new(LocalFileSystem::new_with_prefix(&objects)?);
     let log = Arc::new(ObjectLog::new(
         raw.clone(),
         sysdb.clone(),
@@ -105,8 +115,10 @@ async fn stack() -> anyhow::Result<Stack> {
             ..LogConfig::default()
         },
     ));
+    let counted = Arc::new(CountingStore::new(raw.clone()));
+    let compactor_io = counted.stats();
     let compactor = Compactor::new(
-        raw.clone(),
+        counted,
         sysdb.clone(),
         log.clone(),
         CompactorConfig::default(),
@@ -114,6 +126,7 @@ async fn stack() -> anyhow::Result<Stack> {
     Ok(Stack {
         _dir: dir,
         raw,
+        compactor_io,
         sysdb,
         log,
         compactor,
@@ -154,10 +167,15 @@ async fn append_rows(
     Ok(())
 }
 
-async fn compact(stack: &Stack, c: CollectionId) -> anyhow::Result<f64> {
+/// Compacts the collection's tail: seconds taken and bytes written.
+async fn compact(stack: &Stack, c: CollectionId) -> anyhow::Result<(f64, u64)> {
+    let before = stack.compactor_io.snapshot();
     let t = Instant::now();
     match stack.compactor.compact(c).await? {
-        Outcome::Registered { .. } => Ok(t.elapsed().as_secs_f64()),
+        Outcome::Registered { .. } => Ok((
+            t.elapsed().as_secs_f64(),
+            stack.compactor_io.snapshot().since(&before).put_bytes,
+        )),
         other => anyhow::bail!("compaction did not register a version: {other:?}"),
     }
 }
@@ -193,9 +211,9 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
     // Full build of 99%, then a 1% incremental compaction.
     let first = n - n / 100;
     append_rows(&stack, c, &ds, 0..first).await?;
-    let full_s = compact(&stack, c).await?;
+    let (full_s, full_written) = compact(&stack, c).await?;
     append_rows(&stack, c, &ds, first..n).await?;
-    let incremental_s = compact(&stack, c).await?;
+    let (incremental_s, incremental_written) = compact(&stack, c).await?;
 
     let manifest_key = stack
         .sysdb
@@ -375,9 +393,16 @@ pub async fn run(o: &IndexBenchOptions) -> anyhow::Result<IndexReport> {
         incremental_records: n - first,
         incremental_s,
         incremental_vs_full: incremental_s / full_s,
+        full_build_written: full_written,
+        incremental_written,
         incremental_clustering: incremental_clustering.into(),
         raw_bytes: ds.raw_bytes(),
         version_bytes,
+        version_files: manifest
+            .files
+            .iter()
+            .map(|f| (f.name.clone(), f.size))
+            .collect(),
         version_vs_raw: version_bytes as f64 / ds.raw_bytes() as f64,
         recall,
         get_latency_ms: o.get_latency.as_millis() as u64,
@@ -394,7 +419,9 @@ pub fn to_markdown(r: &IndexReport) -> String {
          | records per cluster: min / median / p99 / max | {:?} |\n\
          | full build ({} records) | {:.1} s, {:.0} records/s |\n\
          | 1% incremental ({} records, centroids {}) | {:.1} s = {:.2} × full build |\n\
-         | version size / raw data | {:.1} MB / {:.1} MB = {:.2} |\n\n\
+         | bytes written: full build / 1% incremental | {:.1} MB / {:.1} MB = {:.2} of the version |\n\
+         | version size / raw data | {:.1} MB / {:.1} MB = {:.2} |\n\
+         | version files, MB | {} |\n\n\
          | filter | selectivity | recall@10 | warm p50 | warm p99 |\n|---|---|---|---|---|\n",
         r.dataset,
         r.records,
@@ -410,9 +437,17 @@ pub fn to_markdown(r: &IndexReport) -> String {
         r.incremental_clustering,
         r.incremental_s,
         r.incremental_vs_full,
+        r.full_build_written as f64 / 1e6,
+        r.incremental_written as f64 / 1e6,
+        r.incremental_written as f64 / r.version_bytes.max(1) as f64,
         r.version_bytes as f64 / 1e6,
         r.raw_bytes as f64 / 1e6,
-        r.version_vs_raw
+        r.version_vs_raw,
+        r.version_files
+            .iter()
+            .map(|(name, size)| format!("{name} {:.2}", *size as f64 / 1e6))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
     for l in &r.recall {
         s += &format!(

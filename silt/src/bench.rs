@@ -50,7 +50,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        BenchCommand::Compare(a) => compare(a).await,
+        BenchCommand::Compare(a) => compare(*a).await,
         BenchCommand::Data(a) => data(a).await,
         BenchCommand::Costs(a) => {
             let temp = tempfile::tempdir()?;
@@ -112,6 +112,8 @@ async fn compare(a: CompareBenchArgs) -> anyhow::Result<()> {
         get_latency_ms: a.get_latency_ms,
         put_latency_ms: a.put_latency_ms,
         index_timeout: Duration::from_secs(a.index_timeout_s),
+        sweep: a.sweep,
+        sweep_queries: a.sweep_queries,
     };
     let report = compare::run(&options).await?;
     let table = markdown::to_markdown(&report);

@@ -146,7 +146,7 @@ pub enum BenchCommand {
     Collections(CollectionsBenchArgs),
     /// Silt and Chroma side by side over Chroma's HTTP API: ingest, indexing delay, latency,
     /// QPS, recall, filters, many collections, and Silt's object-store requests.
-    Compare(CompareBenchArgs),
+    Compare(Box<CompareBenchArgs>),
     /// Exact object-store request counts of a `silt run` for issue 16's targets: a 20-record
     /// collection, a trickle of one write per second (all in: log, compaction, GC), a cold
     /// query after a restart, and idleness.
@@ -226,6 +226,14 @@ pub struct CompareBenchArgs {
     pub get_latency_ms: u64,
     #[arg(long, default_value_t = 100)]
     pub put_latency_ms: u64,
+    /// Search-effort sweep: each server's collection is set to each of these `hnsw.ef_search`
+    /// values in turn (Chroma: the HNSW candidate list; Silt: clusters probed, scaled from its
+    /// default at 100) and measured for recall and sequential latency.
+    #[arg(long, value_delimiter = ',', default_value = "10,25,50,100,200,400")]
+    pub sweep: Vec<u64>,
+    /// Queries per point of the sweep (0: no sweep).
+    #[arg(long, default_value_t = 200)]
+    pub sweep_queries: usize,
     /// Give up waiting for the index to catch up after this long, in s.
     #[arg(long, default_value_t = 900)]
     pub index_timeout_s: u64,

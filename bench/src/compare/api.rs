@@ -92,6 +92,20 @@ impl ChromaApi {
         Ok(())
     }
 
+    /// Sets the collection's search effort (`hnsw.ef_search`) as Chroma's client does with
+    /// `collection.modify(configuration={"hnsw": {"ef_search": ef}})`.
+    pub async fn set_ef_search(&self, collection: &str, ef: u64) -> anyhow::Result<()> {
+        let body = json!({"new_configuration": {"hnsw": {"ef_search": ef}}});
+        self.send(
+            self.http
+                .put(format!("{}{DB}/collections/{collection}", self.base))
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(&body)?),
+        )
+        .await?;
+        Ok(())
+    }
+
     /// The ids of each query's results, nearest first.
     pub async fn query(&self, collection: &str, body: &Value) -> anyhow::Result<Vec<Vec<String>>> {
         let answer = self

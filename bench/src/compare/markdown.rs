@@ -91,6 +91,7 @@ pub fn to_markdown(r: &CompareReport) -> String {
                 .unwrap_or_default()
         });
     }
+    out += &sweep_table(r);
     if let Some(c) = &r.silt_store_costs {
         out += &format!(
             "\nSilt's object-store requests ({} ms injected per GET, {} ms per PUT):\n\n",
@@ -127,6 +128,44 @@ pub fn to_markdown(r: &CompareReport) -> String {
                 q.warm_latency.p99
             );
         }
+    }
+    out
+}
+
+/// Recall@k and sequential p50 at each `hnsw.ef_search` of the sweep, a column per server.
+fn sweep_table(r: &CompareReport) -> String {
+    let Some(points) = r
+        .targets
+        .first()
+        .map(|t| &t.sweep)
+        .filter(|p| !p.is_empty())
+    else {
+        return String::new();
+    };
+    let names: Vec<&str> = r.targets.iter().map(|t| t.name.as_str()).collect();
+    let mut out = format!(
+        "\nSearch-effort sweep (`hnsw.ef_search`; Silt probes its default cluster count × ef/100): \
+         recall@{} / sequential p50 ms / server CPU ms per query.\n\n| ef_search | {} |\n|---|{}\n",
+        r.k,
+        names.join(" | "),
+        "---|".repeat(names.len())
+    );
+    for (i, p) in points.iter().enumerate() {
+        let cells: Vec<String> = r
+            .targets
+            .iter()
+            .map(|t| {
+                t.sweep.get(i).map_or_else(String::new, |q| {
+                    format!(
+                        "{:.3} / {:.2} / {}",
+                        q.recall,
+                        q.latency.p50,
+                        cpu_ms(q.server_cpu_ms_per_request)
+                    )
+                })
+            })
+            .collect();
+        out += &format!("| {} | {} |\n", p.ef_search, cells.join(" | "));
     }
     out
 }

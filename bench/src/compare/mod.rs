@@ -8,6 +8,7 @@ pub mod many;
 pub mod markdown;
 pub mod servers;
 pub mod store_costs;
+pub mod sweep;
 pub mod workload;
 
 use std::path::PathBuf;
@@ -55,6 +56,9 @@ pub struct CompareOptions {
     pub get_latency_ms: u64,
     pub put_latency_ms: u64,
     pub index_timeout: Duration,
+    /// `hnsw.ef_search` values of the search-effort sweep, and queries per value (0: none).
+    pub sweep: Vec<u64>,
+    pub sweep_queries: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,6 +92,8 @@ pub struct TargetReport {
     pub concurrent: Concurrent,
     /// Filtered KNN (where, where_document) and filtered gets.
     pub filtered: Vec<QueryLine>,
+    /// Recall and sequential latency at each `hnsw.ef_search` of the sweep.
+    pub sweep: Vec<sweep::SweepPoint>,
     pub many_collections: Option<ManyCollections>,
 }
 
@@ -114,6 +120,7 @@ struct Target {
     settle: Option<(f64, bool)>,
     lines: Vec<QueryLine>,
     concurrent: Vec<Concurrent>,
+    sweep: Vec<sweep::SweepPoint>,
     many: Option<ManyCollections>,
 }
 
@@ -218,6 +225,7 @@ async fn start_targets(o: &CompareOptions) -> anyhow::Result<Vec<Target>> {
             settle: None,
             lines: Vec::new(),
             concurrent: Vec::new(),
+            sweep: Vec::new(),
             many: None,
         })
         .collect())
@@ -375,6 +383,12 @@ async fn measure(
         }
     }
 
+    // Last of the big collection's phases: it changes the collection's configuration.
+    let points = sweep::run(o, ds, requests, targets).await?;
+    for (t, p) in targets.iter_mut().zip(points) {
+        t.sweep = p;
+    }
+
     if o.collections > 0 {
         for t in targets.iter_mut() {
             eprintln!("{}: {} collections", t.server.name, o.collections);
@@ -528,6 +542,7 @@ fn into_report(t: &mut Target) -> anyhow::Result<TargetReport> {
             server_cpu_ms_per_request: per_request_ms(server_cpu_s, requests),
         },
         filtered: lines.collect(),
+        sweep: std::mem::take(&mut t.sweep),
         many_collections: t.many.take(),
     })
 }

@@ -9,6 +9,11 @@
 //! They are read in pages of about `RERANK_PAGE_BYTES`, so a re-rank's reads have stable keys
 //! in the range cache whatever the query, and a warm collection serves them from memory. The
 //! page size is the reader's choice, not part of the format.
+//!
+//! Everything before the payloads has a length fixed by the count, dimension and bits
+//! (`scored_len`), so a reader can fetch a block's scored prefix and its payload section as
+//! two ranges: an unfiltered query scores the prefixes of many clusters and reads the payload
+//! sections of only the few clusters its results come from.
 
 use std::ops::Range;
 
@@ -16,7 +21,7 @@ use bytes::Bytes;
 
 use super::clusters::{encode_payload, read_u32s, write_payload_ends, Payload, Payloads};
 use super::Loc;
-use crate::quantize::{CodeBlock, EncodeError, Metric, Rotation};
+use crate::quantize::{padded_dimension, CodeBlock, EncodeError, Metric, Rotation};
 use silt_common::codec::{DecodeError, Reader};
 use silt_common::distance::Distance;
 use silt_common::record::Record;
@@ -46,6 +51,12 @@ pub fn metric_of(distance: Distance) -> Metric {
         Distance::Ip => Metric::Ip,
         Distance::Cosine => Metric::Cosine,
     }
+}
+
+/// Bytes of a block of `count` records before its payloads: the part a query scores.
+pub fn scored_len(count: usize, dimension: usize, bits: u8) -> u64 {
+    (4 + 8 + 8 * count + 4 + CodeBlock::encoded_len(count, bits, padded_dimension(dimension)))
+        as u64
 }
 
 /// Appends one cluster's block to `clusters` and its vectors to `vectors`; returns each
@@ -94,7 +105,8 @@ pub fn encode_coded_cluster(
     Ok(locs)
 }
 
-/// A decoded v2 cluster block: codes ready to score, payloads decoded on demand.
+/// A decoded v2 cluster block: codes ready to score, payloads decoded on demand (when the
+/// block was read with its payload section).
 #[derive(Debug, Clone)]
 pub struct CodedRows {
     pub ordinals: Vec<u32>,
@@ -102,7 +114,10 @@ pub struct CodedRows {
     vectors_at: u64,
     row_bytes: u64,
     page_rows: usize,
-    payloads: Payloads,
+    /// Where the payload section starts in the block, and each payload's end in it.
+    payloads_at: u64,
+    payload_ends: Vec<u32>,
+    payloads: Option<Payloads>,
 }
 
 impl CodedRows {
@@ -114,8 +129,26 @@ impl CodedRows {
         self.ordinals.is_empty()
     }
 
+    /// Row `i`'s payload, when the block was read with its payload section.
     pub fn payload(&self, i: usize) -> Result<Payload, DecodeError> {
-        self.payloads.get(i)
+        match &self.payloads {
+            Some(p) => p.get(i),
+            None => Err(DecodeError::Invalid(
+                "cluster block read without its payloads".into(),
+            )),
+        }
+    }
+
+    /// Adds the payload section, read apart from the scored prefix this was decoded from.
+    pub fn attach_payloads(&mut self, section: Bytes) -> Result<(), DecodeError> {
+        self.payloads = Some(Payloads::new(self.payload_ends.clone(), section)?);
+        Ok(())
+    }
+
+    /// Byte range of the payload section, relative to the block's start.
+    pub fn payload_section(&self) -> Range<u64> {
+        let len = self.payload_ends.last().map_or(0, |&e| u64::from(e));
+        self.payloads_at..self.payloads_at + len
     }
 
     /// Byte range of row `i`'s vector in `vectors.bin`.
@@ -145,6 +178,8 @@ impl CodedRows {
     }
 }
 
+/// Decodes a whole block, or only its scored prefix (`scored_len` bytes): then payloads are
+/// read from the payload section apart (`attach_payloads`).
 pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows, DecodeError> {
     let mut r = Reader::new(&block);
     let n = r.u32()? as usize;
@@ -154,18 +189,31 @@ pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows,
     let code_len = r.u32()? as usize;
     let codes = CodeBlock::read(r.take(code_len)?)
         .map_err(|e| DecodeError::Invalid(format!("code block: {e}")))?;
-    if codes.len() != n || codes.dimension() != dimension {
+    if codes.len() != n
+        || codes.dimension() != dimension
+        || r.position() as u64 != scored_len(n, dimension, codes.bits())
+    {
         return Err(DecodeError::Invalid(
             "code block disagrees with its cluster".into(),
         ));
     }
-    let payloads = Payloads::new(payload_ends, block.slice(r.position()..))?;
+    let payloads_at = r.position() as u64;
+    let payloads = if r.position() == block.len() && n > 0 {
+        None
+    } else {
+        Some(Payloads::new(
+            payload_ends.clone(),
+            block.slice(r.position()..),
+        )?)
+    };
     Ok(CodedRows {
         ordinals,
         codes,
         vectors_at,
         row_bytes: (dimension * 4) as u64,
         page_rows: (RERANK_PAGE_BYTES / (dimension * 4).max(1)).max(1),
+        payloads_at,
+        payload_ends,
         payloads,
     })
 }
@@ -227,6 +275,24 @@ mod tests {
         // 30 rows of 400 bytes a page; the last page is short: it ends at the last row.
         assert_eq!(rows.page_of(149), 4);
         assert_eq!(rows.page_range(4), 8 + 120 * 400..8 + 150 * 400);
+        // The scored prefix alone: codes score, payloads come from the section read apart.
+        let prefix = scored_len(150, d, 4) as usize;
+        let light =
+            decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..3 + prefix]), d).unwrap();
+        assert_eq!(light.codes, rows.codes);
+        assert!(light.payload(0).is_err());
+        let section = light.payload_section();
+        assert_eq!(section.start as usize, prefix);
+        assert_eq!(section.end as usize, clusters.len() - 3);
+        let section = Bytes::copy_from_slice(&clusters[3 + prefix..]);
+        let mut light = light;
+        light.attach_payloads(section).unwrap();
+        for i in [0, 77, 149] {
+            assert_eq!(light.payload(i).unwrap(), rows.payload(i).unwrap());
+        }
+        assert!(
+            decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..3 + prefix - 1]), d).is_err()
+        );
         assert!(decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..200]), d).is_err());
         assert!(decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..]), d + 1).is_err());
     }

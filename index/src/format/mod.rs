@@ -41,7 +41,7 @@ pub use clusters::{
     Payload,
 };
 pub use coded::{
-    decode_coded_cluster, encode_coded_cluster, metric_of, CodedRows, Quantization,
+    decode_coded_cluster, encode_coded_cluster, metric_of, scored_len, CodedRows, Quantization,
     RERANK_PAGE_BYTES,
 };
 pub use head::{ClusterRef, Head, MetaKeyIndex, TextFile};

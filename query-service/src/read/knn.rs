@@ -21,8 +21,8 @@ use silt_common::distance::{norm, Distance};
 use silt_common::record::{LogEntry, Record};
 use silt_common::{SiltError, SiltResult};
 use silt_index::format::{
-    decode_cluster, decode_coded_cluster, metric_of, ClusterRows, CodedRows, Loc, CLUSTERS_FILE,
-    VECTORS_FILE,
+    decode_cluster, decode_coded_cluster, metric_of, scored_len, ClusterRows, CodedRows, Loc,
+    CLUSTERS_FILE, VECTORS_FILE,
 };
 use silt_index::quantize::{estimate, Query};
 
@@ -95,10 +95,58 @@ enum Probed {
     Coded(CodedRows),
 }
 
-fn decode_probed(v: &OpenedVersion, block: bytes::Bytes) -> Result<Probed, ReadError> {
+/// Where a probed cluster's block landed in a batch: the whole block (f32), or the scored
+/// prefix of a coded one and, unless the query needs no payloads until its results are
+/// known, its payload section (adjacent ranges: one GET, two stable cache entries).
+struct ClusterSlots {
+    block: usize,
+    payloads: Option<usize>,
+}
+
+fn add_clusters(
+    batch: &mut Batch,
+    v: &OpenedVersion,
+    wanted: impl Iterator<Item = usize>,
+    light: bool,
+) -> Vec<(usize, ClusterSlots)> {
+    let bits = v.head.manifest.index.quantization.map(|q| q.bits);
+    wanted
+        .filter_map(|c| {
+            let r = v.head.clusters.get(c)?;
+            let end = r.offset + r.len;
+            let slots = match bits.filter(|_| v.rotation.is_some()) {
+                Some(bits) => {
+                    let scored = scored_len(r.count as usize, v.head.dimension(), bits);
+                    let split = (r.offset + scored).min(end);
+                    ClusterSlots {
+                        block: batch.add(v.range(CLUSTERS_FILE, r.offset..split)),
+                        payloads: (!light && split < end)
+                            .then(|| batch.add(v.range(CLUSTERS_FILE, split..end))),
+                    }
+                }
+                None => ClusterSlots {
+                    block: batch.add(v.range(CLUSTERS_FILE, r.offset..end)),
+                    payloads: None,
+                },
+            };
+            Some((c, slots))
+        })
+        .collect()
+}
+
+fn decode_probed(
+    v: &OpenedVersion,
+    fetched: &[bytes::Bytes],
+    slots: &ClusterSlots,
+) -> Result<Probed, ReadError> {
     let dimension = v.head.dimension();
+    let block = fetched[slots.block].clone();
     Ok(if v.rotation.is_some() {
-        Probed::Coded(decode_coded_cluster(block, dimension)?)
+        let mut rows = decode_coded_cluster(block, dimension)?;
+        if let Some(p) = slots.payloads {
+            rows.attach_payloads(fetched[p].clone())?;
+        }
+        Probed::Coded(rows)
     } else {
         Probed::Exact(decode_cluster(block, dimension)?)
     })
@@ -146,6 +194,13 @@ pub(crate) async fn execute_knn(
                 .is_some_and(|n| n * u64::from(SPARSE_SHARE) > v.head.record_count())
         });
 
+    // Without any filter, nothing is verified: probed clusters are read without their
+    // payloads, and only the clusters the results come from have theirs read, with the
+    // re-rank's pages (most of a probed block's bytes are payloads nobody returns).
+    let light = request.filters.ids.is_none()
+        && request.filters.r#where.is_none()
+        && request.filters.where_document.is_none();
+
     // Step 2: index blocks, and the nearest clusters when the filter cannot narrow.
     let tids = tail_ids(tail);
     let lookup_ids = lookup_ids(&tids, &request.filters);
@@ -161,11 +216,11 @@ pub(crate) async fn execute_knn(
         for q in &request.query_embeddings {
             wanted.extend(v.nearest_clusters(q, count)?);
         }
-        probe = add_clusters(&mut b2, v, wanted.into_iter());
+        probe = add_clusters(&mut b2, v, wanted.into_iter(), light);
     }
     let f2 = b2.run(cache).await?;
-    for (c, slot) in probe {
-        clusters.insert(c, decode_probed(v, f2[slot].clone())?);
+    for (c, slots) in probe {
+        clusters.insert(c, decode_probed(v, &f2, &slots)?);
     }
     let id_locs = lookups.id_locations(&f2, &lookup_ids)?;
     let meta = lookups.meta_blocks(&f2)?;
@@ -200,7 +255,9 @@ pub(crate) async fn execute_knn(
     }
 
     // Per query, the candidates that can still make its top k, verified.
-    let mut lists: Vec<Vec<(Ranked, Record)>> = Vec::with_capacity(request.query_embeddings.len());
+    // A record is `None` while its payload is still to be read (step 4).
+    let mut lists: Vec<Vec<(Ranked, Option<Record>)>> =
+        Vec::with_capacity(request.query_embeddings.len());
     for q in &request.query_embeddings {
         let coded_query = match &v.rotation {
             Some(rotation) => Some(
@@ -254,17 +311,19 @@ pub(crate) async fn execute_knn(
                     Source::Cluster(c, i) => {
                         let rec = match &clusters[&c] {
                             Probed::Exact(rows) => rows.payload(i)?.into_record(rows.vector(i)),
+                            // Unfiltered: kept unverified, its payload read in step 4.
+                            Probed::Coded(_) if light => return Ok(Some(None)),
                             // The vector comes with the re-rank's pages.
                             Probed::Coded(rows) => rows.payload(i)?.into_record(Vec::new()),
                         };
-                        matcher.matches(&rec).then_some(rec)
+                        matcher.matches(&rec).then_some(Some(rec))
                     }
                     Source::Fetched(j) => {
                         let rec = &fetched[j].1;
-                        matcher.matches(rec).then(|| rec.clone())
+                        matcher.matches(rec).then(|| Some(rec.clone()))
                     }
-                    Source::Changed(o) => view.changed.get(&o).cloned().flatten(),
-                    Source::Appended(j) => Some(view.appended[j].clone()),
+                    Source::Changed(o) => view.changed.get(&o).cloned().flatten().map(Some),
+                    Source::Appended(j) => Some(Some(view.appended[j].clone())),
                 })
             })?;
             // Verification can reject candidates: widen the search while results are short
@@ -284,10 +343,10 @@ pub(crate) async fn execute_knn(
                         .collect();
                 }
                 let mut b = Batch::default();
-                let slots = add_clusters(&mut b, v, next.into_iter());
+                let slots = add_clusters(&mut b, v, next.into_iter(), light);
                 let f = b.run(cache).await?;
-                for (c, slot) in slots {
-                    clusters.insert(c, decode_probed(v, f[slot].clone())?);
+                for (c, slots) in slots {
+                    clusters.insert(c, decode_probed(v, &f, &slots)?);
                 }
                 continue;
             }
@@ -309,25 +368,54 @@ pub(crate) async fn execute_knn(
         }
     }
 
-    // Step 4: the pages of `vectors.bin` the shortlisted codes need, for every query at once.
+    // Step 4: the pages of `vectors.bin` the shortlisted codes need, and the payload sections
+    // of the clusters unverified candidates come from, for every query at once.
     let mut b4 = Batch::default();
     let mut pages: HashMap<(usize, usize), usize> = HashMap::new();
-    for (r, _) in lists.iter().flatten() {
+    let mut sections: HashMap<usize, usize> = HashMap::new();
+    for (r, rec) in lists.iter().flatten() {
         if let Source::Cluster(c, i) = r.source {
             if let Probed::Coded(rows) = &clusters[&c] {
                 let page = rows.page_of(i);
                 pages
                     .entry((c, page))
                     .or_insert_with(|| b4.add(v.range(VECTORS_FILE, rows.page_range(page))));
+                if rec.is_none() {
+                    let at = v.head.clusters[c].offset;
+                    let section = rows.payload_section();
+                    sections.entry(c).or_insert_with(|| {
+                        b4.add(v.range(CLUSTERS_FILE, at + section.start..at + section.end))
+                    });
+                }
             }
         }
     }
     let f4 = b4.run(cache).await?;
+    for (c, slot) in &sections {
+        if let Some(Probed::Coded(rows)) = clusters.get_mut(c) {
+            rows.attach_payloads(f4[*slot].clone())
+                .map_err(ReadError::from)?;
+        }
+    }
     let mut out = Vec::with_capacity(lists.len());
     for (q, list) in request.query_embeddings.iter().zip(lists) {
         let qn = norm(q);
         let mut exact = Vec::with_capacity(list.len());
-        for (mut r, mut rec) in list {
+        for (mut r, rec) in list {
+            let mut rec = match (rec, r.source) {
+                (Some(rec), _) => rec,
+                (None, Source::Cluster(c, i)) => match &clusters[&c] {
+                    Probed::Coded(rows) => rows
+                        .payload(i)
+                        .map_err(ReadError::from)?
+                        .into_record(Vec::new()),
+                    Probed::Exact(rows) => rows
+                        .payload(i)
+                        .map_err(ReadError::from)?
+                        .into_record(rows.vector(i)),
+                },
+                (None, _) => return Err(ReadError::Corrupt("payload not read".into()).into()),
+            };
             if let Source::Cluster(c, i) = r.source {
                 if let Probed::Coded(rows) = &clusters[&c] {
                     let page = &f4[pages[&(c, rows.page_of(i))]];
@@ -374,22 +462,6 @@ fn check_dimension(expected: Option<usize>, request: &KnnRequest) -> SiltResult<
         }
     }
     Ok(())
-}
-
-fn add_clusters(
-    batch: &mut Batch,
-    v: &OpenedVersion,
-    wanted: impl Iterator<Item = usize>,
-) -> Vec<(usize, usize)> {
-    wanted
-        .filter_map(|c| {
-            let r = v.head.clusters.get(c)?;
-            Some((
-                c,
-                batch.add(v.range(CLUSTERS_FILE, r.offset..r.offset + r.len)),
-            ))
-        })
-        .collect()
 }
 
 /// The candidates to read now, and the rest (read only if verification leaves results short).
