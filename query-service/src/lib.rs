@@ -4,6 +4,7 @@
 
 mod client;
 mod execute;
+mod get_plan;
 pub mod metrics;
 mod node;
 mod range_cache;

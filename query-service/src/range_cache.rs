@@ -3,7 +3,7 @@
 //! range is valid forever and is never invalidated; eviction alone bounds the cache.
 //!
 //! `fetch` takes all the ranges one step of a query needs and misses them in ONE round trip:
-//! every missing range (adjacent ones merged) is requested at once, in parallel. A query's
+//! every missing range (near ones merged, `get_plan`) is requested at once, in parallel. A query's
 //! number of sequential object-store round trips is therefore its number of `fetch` calls that
 //! missed, which `stats` counts.
 
@@ -24,8 +24,8 @@ use object_store::ObjectStoreExt;
 use silt_common::storage::DynStore;
 use silt_index::format::BUNDLE_FILE;
 
-/// Ranges closer than this are fetched as one request.
-const MERGE_GAP: u64 = 16 << 10;
+use crate::get_plan;
+
 const DISK_BLOCK_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Clone)]
@@ -94,8 +94,6 @@ impl RangeRequest {
 }
 
 /// One GET: a file's range covering several requested ranges (with their request numbers).
-type Span<'a> = (&'a Path, Range<u64>, Vec<(Range<u64>, usize)>);
-
 #[derive(Clone)]
 pub struct RangeCache {
     store: DynStore,
@@ -237,7 +235,7 @@ impl RangeCache {
         requests: &[RangeRequest],
         missing: &[usize],
     ) -> Result<Vec<Bytes>, CacheError> {
-        // Per file, sorted ranges merged across small gaps; then every request at once.
+        // Per file, sorted ranges merged into few GETs (`get_plan`); then every GET at once.
         let mut by_file: BTreeMap<&Path, Vec<(Range<u64>, usize)>> = BTreeMap::new();
         let mut wholes = Vec::new();
         for &i in missing {
@@ -249,19 +247,12 @@ impl RangeCache {
                 None => wholes.push(i),
             }
         }
-        let mut spans: Vec<Span<'_>> = Vec::new();
-        for (path, mut ranges) in by_file {
-            ranges.sort_by_key(|(r, _)| (r.start, r.end));
-            for (r, i) in ranges {
-                match spans.last_mut() {
-                    Some((p, span, members)) if *p == path && r.start <= span.end + MERGE_GAP => {
-                        span.end = span.end.max(r.end);
-                        members.push((r, i));
-                    }
-                    _ => spans.push((path, r.clone(), vec![(r, i)])),
-                }
-            }
+        let mut ranges = Vec::with_capacity(missing.len());
+        for (path, mut of_file) in by_file {
+            of_file.sort_by_key(|(r, _)| (r.start, r.end));
+            ranges.extend(of_file.into_iter().map(|(r, i)| (path, r, i)));
         }
+        let spans = get_plan::plan(ranges);
         let store = &self.store;
         let span_gets = spans.iter().map(|(path, span, _)| async move {
             if span.is_empty() {
