@@ -217,8 +217,9 @@ async fn cold_queries_take_at_most_three_round_trips_and_warm_ones_none() {
         }
         if name == "unfiltered" {
             // The probed blocks' scored prefixes, which no longer merge across the payload
-            // sections between them, the re-ranked candidates' payloads and the re-rank
-            // pages: 27 GETs here (16 when whole blocks were read, for 1.9 × the bytes).
+            // sections between them, the payload sections of the clusters the re-ranked
+            // candidates come from, and the re-rank pages: 27 GETs here (16 when
+            // whole blocks were read, for 1.9 × the bytes).
             assert!(cold.gets <= 32, "knn {name}: {} GETs", cold.gets);
         }
         assert!(
@@ -246,9 +247,9 @@ async fn cold_queries_take_at_most_three_round_trips_and_warm_ones_none() {
     }
     // Unfiltered, nothing is verified: the probed clusters are read without their payloads,
     // which here (a document and a metadata map per record) outweigh the codes several times,
-    // and only the re-ranked candidates' payloads are read. A filter that cannot narrow
-    // probes as many clusters but reads their whole blocks to verify every candidate
-    // (unfiltered read 0.54 × its bytes when this was written).
+    // and then only the payload sections of the clusters re-ranked candidates come from. A
+    // filter that cannot narrow probes as many clusters but reads their whole blocks to verify
+    // every candidate (unfiltered read 0.54 × its bytes when this was written).
     let (light, full) = (
         knn_cold_bytes["unfiltered"],
         knn_cold_bytes["where $ne (not narrowing)"],

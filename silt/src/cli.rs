@@ -227,8 +227,9 @@ pub struct CompareBenchArgs {
     #[arg(long, default_value_t = 100)]
     pub put_latency_ms: u64,
     /// Search-effort sweep: each server's collection is set to each of these `hnsw.ef_search`
-    /// values in turn (Chroma: the HNSW candidate list; Silt: clusters probed, scaled from its
-    /// default at 100) and measured for recall and sequential latency.
+    /// values in turn (Chroma: the HNSW candidate list, applied by restarting `chroma run`;
+    /// Silt: clusters probed, scaled from its default at 100) and measured for recall,
+    /// sequential latency and server CPU per query.
     #[arg(long, value_delimiter = ',', default_value = "10,25,50,100,200,400")]
     pub sweep: Vec<u64>,
     /// Queries per point of the sweep (0: no sweep).

@@ -24,7 +24,7 @@ pub(super) async fn run(
     o: &CompareOptions,
     ds: &Dataset,
     requests: &Requests,
-    targets: &[Target],
+    targets: &mut [Target],
 ) -> anyhow::Result<Vec<Vec<SweepPoint>>> {
     let mut out: Vec<Vec<SweepPoint>> = targets.iter().map(|_| Vec::new()).collect();
     if o.sweep_queries == 0 {
@@ -33,11 +33,18 @@ pub(super) async fn run(
     let indices: Vec<usize> = (0..requests.queries.len().min(o.sweep_queries)).collect();
     for &ef in &o.sweep {
         eprintln!("sweep: ef_search {ef}");
-        for t in targets {
+        for t in targets.iter_mut() {
             t.server.api.set_ef_search(&t.collection, ef).await?;
+            // `chroma run` keeps the ef_search an index was loaded with (a modify alone left
+            // its recall and latency flat over the whole sweep); restarting makes it load the
+            // index again, with the stored configuration. Silt applies it per query.
+            if t.server.name == "chroma" {
+                t.server.restart(None).await?;
+            }
         }
-        // Unmeasured: a changed configuration may reload what a server keeps in memory.
-        for t in targets {
+        // Unmeasured: a changed configuration or a restart reloads what a server keeps in
+        // memory.
+        for t in targets.iter() {
             for body in requests.queries.iter().take(5) {
                 super::workload::timed_query(&t.server.api, &t.collection, body).await?;
             }
@@ -62,7 +69,7 @@ pub(super) async fn run(
             });
         }
     }
-    for t in targets {
+    for t in targets.iter() {
         t.server.api.set_ef_search(&t.collection, 100).await?;
     }
     Ok(out)

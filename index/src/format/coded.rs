@@ -11,9 +11,9 @@
 //! page size is the reader's choice, not part of the format.
 //!
 //! Everything before the payloads has a length fixed by the count, dimension and bits
-//! (`scored_len`), so a reader can fetch a block's scored prefix and its payloads apart: an
-//! unfiltered query scores the prefixes of many clusters and reads only its candidates'
-//! payloads.
+//! (`scored_len`), so a reader can fetch a block's scored prefix and its payload section as
+//! two ranges: an unfiltered query scores the prefixes of many clusters and reads the payload
+//! sections of only the few clusters its results come from.
 
 use std::ops::Range;
 
@@ -145,15 +145,10 @@ impl CodedRows {
         Ok(())
     }
 
-    /// Byte range of row `i`'s payload, relative to the block's start: for a block decoded
-    /// from its scored prefix, whose payloads are read one by one (`decode_payload`).
-    pub fn payload_range(&self, i: usize) -> Result<Range<u64>, DecodeError> {
-        let start = if i == 0 { 0 } else { self.payload_ends[i - 1] };
-        let end = self.payload_ends[i];
-        if end < start {
-            return Err(DecodeError::Invalid("payload ends out of order".into()));
-        }
-        Ok(self.payloads_at + u64::from(start)..self.payloads_at + u64::from(end))
+    /// Byte range of the payload section, relative to the block's start.
+    pub fn payload_section(&self) -> Range<u64> {
+        let len = self.payload_ends.last().map_or(0, |&e| u64::from(e));
+        self.payloads_at..self.payloads_at + len
     }
 
     /// Byte range of row `i`'s vector in `vectors.bin`.
@@ -184,7 +179,7 @@ impl CodedRows {
 }
 
 /// Decodes a whole block, or only its scored prefix (`scored_len` bytes): then payloads are
-/// read apart (`payload_range`).
+/// read from the payload section apart (`attach_payloads`).
 pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows, DecodeError> {
     let mut r = Reader::new(&block);
     let n = r.u32()? as usize;
@@ -226,7 +221,6 @@ pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::format::decode_payload;
     use silt_common::record::Metadata;
 
     fn record(i: usize, d: usize) -> Record {
@@ -281,27 +275,18 @@ mod tests {
         // 30 rows of 400 bytes a page; the last page is short: it ends at the last row.
         assert_eq!(rows.page_of(149), 4);
         assert_eq!(rows.page_range(4), 8 + 120 * 400..8 + 150 * 400);
-        // The scored prefix alone: codes score, payloads are read apart one by one.
+        // The scored prefix alone: codes score, payloads come from the section read apart.
         let prefix = scored_len(150, d, 4) as usize;
         let light =
             decode_coded_cluster(Bytes::copy_from_slice(&clusters[3..3 + prefix]), d).unwrap();
         assert_eq!(light.codes, rows.codes);
         assert!(light.payload(0).is_err());
-        for i in [0, 77, 149] {
-            let r = light.payload_range(i).unwrap();
-            assert!(r.start >= prefix as u64);
-            let bytes = &clusters[3 + r.start as usize..3 + r.end as usize];
-            assert_eq!(decode_payload(bytes).unwrap(), rows.payload(i).unwrap());
-        }
-        assert_eq!(
-            light.payload_range(149).unwrap().end as usize,
-            clusters.len() - 3
-        );
-        // Or the whole payload section, as a filtered query reads it (to verify candidates).
+        let section = light.payload_section();
+        assert_eq!(section.start as usize, prefix);
+        assert_eq!(section.end as usize, clusters.len() - 3);
+        let section = Bytes::copy_from_slice(&clusters[3 + prefix..]);
         let mut light = light;
-        light
-            .attach_payloads(Bytes::copy_from_slice(&clusters[3 + prefix..]))
-            .unwrap();
+        light.attach_payloads(section).unwrap();
         for i in [0, 77, 149] {
             assert_eq!(light.payload(i).unwrap(), rows.payload(i).unwrap());
         }

@@ -21,8 +21,8 @@ use silt_common::distance::{norm, Distance};
 use silt_common::record::{LogEntry, Record};
 use silt_common::{SiltError, SiltResult};
 use silt_index::format::{
-    decode_cluster, decode_coded_cluster, decode_payload, metric_of, scored_len, ClusterRows,
-    CodedRows, Loc, CLUSTERS_FILE, VECTORS_FILE,
+    decode_cluster, decode_coded_cluster, metric_of, scored_len, ClusterRows, CodedRows, Loc,
+    CLUSTERS_FILE, VECTORS_FILE,
 };
 use silt_index::quantize::{estimate, Query};
 
@@ -195,8 +195,8 @@ pub(crate) async fn execute_knn(
         });
 
     // Without any filter, nothing is verified: probed clusters are read without their
-    // payloads, and only the re-ranked candidates' payloads are read, with the re-rank's
-    // pages (most of a probed block's bytes are payloads nobody returns).
+    // payloads, and only the clusters the results come from have theirs read, with the
+    // re-rank's pages (most of a probed block's bytes are payloads nobody returns).
     let light = request.filters.ids.is_none()
         && request.filters.r#where.is_none()
         && request.filters.where_document.is_none();
@@ -368,11 +368,14 @@ pub(crate) async fn execute_knn(
         }
     }
 
-    // Step 4: the pages of `vectors.bin` the shortlisted codes need, and the payloads of the
-    // candidates not verified yet, for every query at once.
+    // Step 4: the pages of `vectors.bin` the shortlisted codes need, and the payload sections
+    // of the clusters unverified candidates come from, for every query at once. Whole
+    // sections, not single payloads: like the pages, their cache keys do not depend on the
+    // query, so a warm collection answers any query from memory (per-candidate payloads read
+    // 1% fewer bytes cold and kept missing on every new query).
     let mut b4 = Batch::default();
     let mut pages: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut payloads: HashMap<(usize, usize), usize> = HashMap::new();
+    let mut sections: HashMap<usize, usize> = HashMap::new();
     for (r, rec) in lists.iter().flatten() {
         if let Source::Cluster(c, i) = r.source {
             if let Probed::Coded(rows) = &clusters[&c] {
@@ -380,16 +383,23 @@ pub(crate) async fn execute_knn(
                 pages
                     .entry((c, page))
                     .or_insert_with(|| b4.add(v.range(VECTORS_FILE, rows.page_range(page))));
-                if rec.is_none() && !payloads.contains_key(&(c, i)) {
+                if rec.is_none() {
                     let at = v.head.clusters[c].offset;
-                    let range = rows.payload_range(i).map_err(ReadError::from)?;
-                    let slot = b4.add(v.range(CLUSTERS_FILE, at + range.start..at + range.end));
-                    payloads.insert((c, i), slot);
+                    let section = rows.payload_section();
+                    sections.entry(c).or_insert_with(|| {
+                        b4.add(v.range(CLUSTERS_FILE, at + section.start..at + section.end))
+                    });
                 }
             }
         }
     }
     let f4 = b4.run(cache).await?;
+    for (c, slot) in &sections {
+        if let Some(Probed::Coded(rows)) = clusters.get_mut(c) {
+            rows.attach_payloads(f4[*slot].clone())
+                .map_err(ReadError::from)?;
+        }
+    }
     let mut out = Vec::with_capacity(lists.len());
     for (q, list) in request.query_embeddings.iter().zip(lists) {
         let qn = norm(q);
@@ -397,14 +407,16 @@ pub(crate) async fn execute_knn(
         for (mut r, rec) in list {
             let mut rec = match (rec, r.source) {
                 (Some(rec), _) => rec,
-                (None, Source::Cluster(c, i)) => {
-                    let slot = payloads
-                        .get(&(c, i))
-                        .ok_or_else(|| ReadError::Corrupt("payload not read".into()))?;
-                    decode_payload(&f4[*slot])
+                (None, Source::Cluster(c, i)) => match &clusters[&c] {
+                    Probed::Coded(rows) => rows
+                        .payload(i)
                         .map_err(ReadError::from)?
-                        .into_record(Vec::new())
-                }
+                        .into_record(Vec::new()),
+                    Probed::Exact(rows) => rows
+                        .payload(i)
+                        .map_err(ReadError::from)?
+                        .into_record(rows.vector(i)),
+                },
                 (None, _) => return Err(ReadError::Corrupt("payload not read".into()).into()),
             };
             if let Source::Cluster(c, i) = r.source {
