@@ -71,6 +71,21 @@ def latency_plot(r, path):
     plt.close(fig)
 
 
+def finish_recall_chart(fig, ax, r, path, xlabel, title):
+    """Recall (y) against latency on a log x axis, labelled, saved to `path` and closed."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"recall@{r['k']}")
+    ax.set_title(f"{r['dataset']}: {title}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def recall_plot(r, path):
     fig, ax = plt.subplots(figsize=(7, 5))
     for i, t in enumerate(r["targets"]):
@@ -84,17 +99,8 @@ def recall_plot(r, path):
                         label=t["name"] if j == 0 else None)
             ax.annotate(label, (x, y), textcoords="offset points", xytext=(5, -12 - 9 * (j % 2)),
                         fontsize=8, color=c)
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("query latency, ms (log): dot p50, bar to p99")
-    ax.set_ylabel(f"recall@{r['k']}")
-    ax.set_title(f"{r['dataset']}: recall against latency")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    finish_recall_chart(fig, ax, r, path, "query latency, ms (log): dot p50, bar to p99",
+                        "recall against latency")
 
 
 def sweep_plot(r, path):
@@ -113,17 +119,8 @@ def sweep_plot(r, path):
         for p, x, y in zip(points, xs, ys):
             ax.annotate(f"ef {p['ef_search']}", (x, y), textcoords="offset points", xytext=(4, -11),
                         fontsize=7, color=c)
-    ax.set_xscale("log")
-    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
-    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-    ax.set_xlabel("sequential query latency p50, ms (log)")
-    ax.set_ylabel(f"recall@{r['k']}")
-    ax.set_title(f"{r['dataset']}: recall against latency, hnsw.ef_search sweep")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    finish_recall_chart(fig, ax, r, path, "sequential query latency p50, ms (log)",
+                        "recall against latency, hnsw.ef_search sweep")
     return True
 
 

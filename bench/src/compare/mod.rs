@@ -299,11 +299,7 @@ async fn measure(
         t.rss_after_ingest_mb = t.server.rss_mb();
     }
     // Warm-up, not measured: every server loads what it keeps in memory.
-    for t in targets.iter() {
-        for body in requests.queries.iter().take(20) {
-            workload::timed_query(&t.server.api, &t.collection, body).await?;
-        }
-    }
+    warm_up(targets, requests, 20).await?;
     // Everything is indexed (`ingest` waited for it); background work after that (Silt's
     // compactor, Chroma's flushes) must not be billed to the queries.
     for t in targets.iter_mut() {
@@ -318,18 +314,8 @@ async fn measure(
 
     eprintln!("sequential queries");
     let all: Vec<usize> = (0..requests.queries.len()).collect();
-    let cpu = CpuMeter::start(targets);
-    let samples = alternate(o, targets, &all, |i| {
-        (CaseKind::Knn, requests.queries[i].clone())
-    })
-    .await?;
-    let cpu = cpu.stop(targets);
-    for ((t, s), cpu) in targets.iter_mut().zip(samples).zip(cpu) {
-        let recall = mean(
-            s.iter()
-                .enumerate()
-                .map(|(i, x)| requests.recall(&x.ids, &ds.truth[i], o.k)),
-        );
+    let measured = unfiltered_knn(o, ds, requests, targets, &all).await?;
+    for (t, (s, recall, cpu)) in targets.iter_mut().zip(measured) {
         t.lines
             .push(line("query", Value::Null, None, Some(recall), &s, cpu));
     }
@@ -475,6 +461,45 @@ impl CpuMeter {
             .map(|(before, t)| before.zip(t.server.cpu_s()).map(|(a, b)| b - a))
             .collect()
     }
+}
+
+/// `n` unmeasured queries on every server, so each loads what it keeps in memory.
+async fn warm_up(targets: &[Target], requests: &Requests, n: usize) -> anyhow::Result<()> {
+    for t in targets {
+        for body in requests.queries.iter().take(n) {
+            workload::timed_query(&t.server.api, &t.collection, body).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The unfiltered queries `indices`, alternating between servers: per server, its samples,
+/// their mean recall@k and the CPU seconds its process tree spent meanwhile.
+async fn unfiltered_knn(
+    o: &CompareOptions,
+    ds: &Dataset,
+    requests: &Requests,
+    targets: &[Target],
+    indices: &[usize],
+) -> anyhow::Result<Vec<(Vec<Sample>, f64, Option<f64>)>> {
+    let cpu = CpuMeter::start(targets);
+    let samples = alternate(o, targets, indices, |i| {
+        (CaseKind::Knn, requests.queries[i].clone())
+    })
+    .await?;
+    let cpu = cpu.stop(targets);
+    Ok(samples
+        .into_iter()
+        .zip(cpu)
+        .map(|(s, cpu)| {
+            let recall = mean(
+                s.iter()
+                    .zip(indices)
+                    .map(|(x, &i)| requests.recall(&x.ids, &ds.truth[i], o.k)),
+            );
+            (s, recall, cpu)
+        })
+        .collect())
 }
 
 fn per_request_ms(cpu_s: Option<f64>, requests: usize) -> Option<f64> {

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use super::workload::Requests;
-use super::{alternate, mean, per_request_ms, CaseKind, CompareOptions, CpuMeter, Target};
+use super::{per_request_ms, unfiltered_knn, warm_up, CompareOptions, Target};
 use crate::dataset::Dataset;
 use crate::stats::Latency;
 
@@ -35,35 +35,21 @@ pub(super) async fn run(
         eprintln!("sweep: ef_search {ef}");
         for t in targets.iter_mut() {
             t.server.api.set_ef_search(&t.collection, ef).await?;
-            // `chroma run` keeps the ef_search an index was loaded with (a modify alone left
-            // its recall and latency flat over the whole sweep); restarting makes it load the
-            // index again, with the stored configuration. Silt applies it per query.
-            if t.server.name == "chroma" {
+            // A server that applies configuration only when it loads an index (`chroma run`)
+            // is restarted; Silt applies it per query.
+            if t.server.configures_on_load() {
                 t.server.restart(None).await?;
             }
         }
         // Unmeasured: a changed configuration or a restart reloads what a server keeps in
         // memory.
-        for t in targets.iter() {
-            for body in requests.queries.iter().take(5) {
-                super::workload::timed_query(&t.server.api, &t.collection, body).await?;
-            }
-        }
-        let cpu = CpuMeter::start(targets);
-        let samples = alternate(o, targets, &indices, |i| {
-            (CaseKind::Knn, requests.queries[i].clone())
-        })
-        .await?;
-        let cpu = cpu.stop(targets);
-        for ((points, s), cpu) in out.iter_mut().zip(samples).zip(cpu) {
+        warm_up(targets, requests, 5).await?;
+        let measured = unfiltered_knn(o, ds, requests, targets, &indices).await?;
+        for (points, (s, recall, cpu)) in out.iter_mut().zip(measured) {
             let times: Vec<f64> = s.iter().map(|x| x.ms).collect();
             points.push(SweepPoint {
                 ef_search: ef,
-                recall: mean(
-                    s.iter()
-                        .enumerate()
-                        .map(|(i, x)| requests.recall(&x.ids, &ds.truth[i], o.k)),
-                ),
+                recall,
                 latency: Latency::of(&times),
                 server_cpu_ms_per_request: per_request_ms(cpu, s.len()),
             });

@@ -114,10 +114,17 @@ pub struct CodedRows {
     vectors_at: u64,
     row_bytes: u64,
     page_rows: usize,
-    /// Where the payload section starts in the block, and each payload's end in it.
+    /// Where the payload section starts in the block, and its length.
     payloads_at: u64,
-    payload_ends: Vec<u32>,
-    payloads: Option<Payloads>,
+    payloads_len: u64,
+    payloads: PayloadSection,
+}
+
+/// A block's payloads: read with it, or still to be read (only their ends are known).
+#[derive(Debug, Clone)]
+enum PayloadSection {
+    Read(Payloads),
+    Pending(Vec<u32>),
 }
 
 impl CodedRows {
@@ -132,8 +139,8 @@ impl CodedRows {
     /// Row `i`'s payload, when the block was read with its payload section.
     pub fn payload(&self, i: usize) -> Result<Payload, DecodeError> {
         match &self.payloads {
-            Some(p) => p.get(i),
-            None => Err(DecodeError::Invalid(
+            PayloadSection::Read(p) => p.get(i),
+            PayloadSection::Pending(_) => Err(DecodeError::Invalid(
                 "cluster block read without its payloads".into(),
             )),
         }
@@ -141,14 +148,16 @@ impl CodedRows {
 
     /// Adds the payload section, read apart from the scored prefix this was decoded from.
     pub fn attach_payloads(&mut self, section: Bytes) -> Result<(), DecodeError> {
-        self.payloads = Some(Payloads::new(self.payload_ends.clone(), section)?);
+        if let PayloadSection::Pending(ends) = &mut self.payloads {
+            let ends = std::mem::take(ends);
+            self.payloads = PayloadSection::Read(Payloads::new(ends, section)?);
+        }
         Ok(())
     }
 
     /// Byte range of the payload section, relative to the block's start.
     pub fn payload_section(&self) -> Range<u64> {
-        let len = self.payload_ends.last().map_or(0, |&e| u64::from(e));
-        self.payloads_at..self.payloads_at + len
+        self.payloads_at..self.payloads_at + self.payloads_len
     }
 
     /// Byte range of row `i`'s vector in `vectors.bin`.
@@ -198,13 +207,11 @@ pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows,
         ));
     }
     let payloads_at = r.position() as u64;
+    let payloads_len = payload_ends.last().map_or(0, |&e| u64::from(e));
     let payloads = if r.position() == block.len() && n > 0 {
-        None
+        PayloadSection::Pending(payload_ends)
     } else {
-        Some(Payloads::new(
-            payload_ends.clone(),
-            block.slice(r.position()..),
-        )?)
+        PayloadSection::Read(Payloads::new(payload_ends, block.slice(r.position()..))?)
     };
     Ok(CodedRows {
         ordinals,
@@ -213,7 +220,7 @@ pub fn decode_coded_cluster(block: Bytes, dimension: usize) -> Result<CodedRows,
         row_bytes: (dimension * 4) as u64,
         page_rows: (RERANK_PAGE_BYTES / (dimension * 4).max(1)).max(1),
         payloads_at,
-        payload_ends,
+        payloads_len,
         payloads,
     })
 }
